@@ -1,0 +1,537 @@
+package translate
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+)
+
+// pendingCmd is a command with an id waiting for its outcome.
+type pendingCmd struct {
+	id       string
+	want     map[string]gjson.Result // Zigbee2MQTT keys still to confirm
+	deadline time.Time
+}
+
+// bridgeCmd is a bridge request waiting for its bridge/response.
+type bridgeCmd struct {
+	cmdID    string
+	deadline time.Time
+}
+
+// metaKeys are command envelope keys, never command values.
+var metaKeys = map[string]bool{"id": true, "timestamp": true, "timeout": true}
+
+// unawaitedKeys are set keys Zigbee2MQTT never echoes as state.
+var unawaitedKeys = map[string]bool{"transition": true, "brightness_step": true, "brightness_move": true,
+	"brightness_step_onoff": true, "brightness_move_onoff": true, "color_temp_step": true, "color_temp_move": true,
+	"hue_step": true, "hue_move": true, "saturation_step": true, "saturation_move": true, "effect": true}
+
+// parsedCmd is a decoded IoT2MQTT command.
+type parsedCmd struct {
+	id      string
+	values  gjson.Result
+	timeout time.Duration
+}
+
+// parseCommand validates a cmd payload and applies the retained, duplicate
+// and staleness rules. ok is false when the command must not run.
+func (e *Engine) parseCommand(r *Result, deviceID string, msg Message, now time.Time) (parsedCmd, bool) {
+	var c parsedCmd
+	if msg.Retain {
+		r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "ignored a retained command; commands must not be retained", Topic: msg.Topic, DeviceID: deviceID})
+		return c, false
+	}
+	if !gjson.ValidBytes(msg.Payload) || !gjson.ParseBytes(msg.Payload).IsObject() {
+		e.publishError(r, e.prefix+"devices/"+deviceID+"/error", "INVALID_PAYLOAD", fmt.Sprintf("%s: command is not a JSON object: %s", msg.Topic, preview(msg.Payload)), "error", now)
+		r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "malformed command", Topic: msg.Topic, DeviceID: deviceID})
+		return c, false
+	}
+	root := gjson.ParseBytes(msg.Payload)
+	c.id = root.Get("id").String()
+	if c.id != "" && e.seenCmdIDs.seen(c.id) {
+		r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "ignored a duplicate command id", Topic: msg.Topic, DeviceID: deviceID, Detail: c.id})
+		return c, false
+	}
+	if ts := root.Get("timestamp"); ts.Exists() {
+		if t, ok := parseTimestamp(ts.String()); ok && now.Sub(t) > e.cfg.StaleAfter {
+			r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "dropped a stale command", Topic: msg.Topic, DeviceID: deviceID,
+				Detail: fmt.Sprintf("timestamp %s is %s old", ts.String(), now.Sub(t).Round(time.Second))})
+			return c, false
+		}
+	}
+	if t := root.Get("timeout"); t.Exists() && t.Num > 0 {
+		c.timeout = time.Duration(t.Num * float64(time.Millisecond))
+	}
+	c.values = root.Get("values")
+	if !c.values.Exists() {
+		// Flat form: every key but id, timestamp and timeout is a value.
+		flat := []byte("{}")
+		root.ForEach(func(k, v gjson.Result) bool {
+			if !metaKeys[k.Str] {
+				flat, _ = sjson.SetRawBytes(flat, escapeKey(k.Str), []byte(v.Raw))
+			}
+			return true
+		})
+		c.values = gjson.ParseBytes(flat)
+	}
+	if !c.values.IsObject() {
+		e.publishError(r, e.prefix+"devices/"+deviceID+"/error", "INVALID_PAYLOAD", msg.Topic+": values must be an object", "error", now)
+		e.respond(r, deviceID, c.id, "error", "values must be an object", now)
+		return c, false
+	}
+	return c, true
+}
+
+// parseTimestamp accepts RFC 3339, and naive ISO 8601 meaning UTC.
+func parseTimestamp(s string) (time.Time, bool) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func escapeKey(k string) string {
+	var b strings.Builder
+	for _, c := range k {
+		if strings.ContainsRune(`.*?#|@\`, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// handleCommand translates `devices/{id}/cmd` into a Zigbee2MQTT set.
+func (e *Engine) handleCommand(r *Result, deviceID string, msg Message, now time.Time) {
+	c, ok := e.parseCommand(r, deviceID, msg, now)
+	if !ok {
+		return
+	}
+	if deviceID == "bridge" {
+		e.handleBridgeCommand(r, c, now)
+		return
+	}
+	d := e.byID[deviceID]
+	if d == nil || !d.enabled {
+		e.publishError(r, e.prefix+"devices/"+deviceID+"/error", "UNKNOWN_DEVICE", fmt.Sprintf("no device %q in this instance", deviceID), "error", now)
+		e.respond(r, deviceID, c.id, "error", "unknown device", now)
+		return
+	}
+	set, err := e.buildSet(d, c.values)
+	if err != nil {
+		e.publishError(r, d.topicBase+"error", "COMMAND_ERROR", err.Error(), "error", now)
+		e.respond(r, d.id, c.id, "error", err.Error(), now)
+		return
+	}
+	r.Publish = append(r.Publish, Message{Topic: e.z2mPrefix + d.dev.FriendlyName + "/set", Payload: set, QoS: e.cfg.QoS})
+	if c.id == "" {
+		return
+	}
+	want := map[string]gjson.Result{}
+	gjson.ParseBytes(set).ForEach(func(k, v gjson.Result) bool {
+		if e.awaited(d, k.Str) {
+			want[k.Str] = v
+		}
+		return true
+	})
+	if len(want) == 0 {
+		e.respond(r, d.id, c.id, "success", "", now)
+		return
+	}
+	timeout := c.timeout
+	if timeout == 0 {
+		timeout = e.cfg.CommandTimeout
+		if d.sleepy() {
+			timeout = e.cfg.SleepyCommandTimeout
+		}
+	}
+	d.pending = append(d.pending, &pendingCmd{id: c.id, want: want, deadline: now.Add(timeout)})
+}
+
+// awaited reports whether a set key will be confirmed by a state echo.
+func (e *Engine) awaited(d *device, key string) bool {
+	if unawaitedKeys[key] {
+		return false
+	}
+	if len(d.dev.Properties) == 0 {
+		return true
+	}
+	p := d.dev.Property(key)
+	return p != nil && p.Access&1 != 0
+}
+
+// buildSet turns IoT2MQTT values into a Zigbee2MQTT set payload through the
+// device's writable rules.
+func (e *Engine) buildSet(d *device, values gjson.Result) ([]byte, error) {
+	set := []byte("{}")
+	used := map[string]bool{}
+	var problems []string
+	for _, b := range d.plan.Rules {
+		if !b.Rule.CanWrite() {
+			continue
+		}
+		v := values.Get(b.To)
+		if !v.Exists() {
+			continue
+		}
+		top, _, _ := strings.Cut(b.To, ".")
+		used[top] = true
+		if !b.Writable {
+			problems = append(problems, fmt.Sprintf("%s is read-only", b.To))
+			continue
+		}
+		out, err := b.Rule.Write(v.Value())
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", b.To, err))
+			continue
+		}
+		set, err = sjson.SetRawBytes(set, b.From, appendJSON(nil, out))
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", b.To, err))
+		}
+	}
+	values.ForEach(func(k, v gjson.Result) bool {
+		if used[k.Str] {
+			return true
+		}
+		if d.plan.Unmatched == "drop" {
+			problems = append(problems, fmt.Sprintf("%s: no rule maps this key", k.Str))
+			return true
+		}
+		set, _ = sjson.SetRawBytes(set, escapeKey(k.Str), []byte(v.Raw))
+		return true
+	})
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return nil, fmt.Errorf("command for %s rejected: %s", d.id, strings.Join(problems, "; "))
+	}
+	if string(set) == "{}" {
+		return nil, fmt.Errorf("command for %s has no values", d.id)
+	}
+	return set, nil
+}
+
+// checkPending confirms pending commands whose values the state echo shows.
+func (e *Engine) checkPending(r *Result, d *device, payload []byte, now time.Time) {
+	if len(d.pending) == 0 {
+		return
+	}
+	kept := d.pending[:0]
+	for _, p := range d.pending {
+		for k, want := range p.want {
+			got := gjson.GetBytes(payload, escapeKey(k))
+			if got.Exists() && matches(want, got) {
+				delete(p.want, k)
+			}
+		}
+		if len(p.want) == 0 {
+			e.respond(r, d.id, p.id, "success", "", now)
+			continue
+		}
+		kept = append(kept, p)
+	}
+	d.pending = kept
+}
+
+// matches compares a requested Zigbee2MQTT value with an echoed one:
+// numbers within 2% (at least 1 for integers, 0.02 for fractions), text
+// case-insensitively, objects key by key for the requested keys. A TOGGLE
+// matches any echo.
+func matches(want, got gjson.Result) bool {
+	switch want.Type {
+	case gjson.Number:
+		if got.Type != gjson.Number {
+			return false
+		}
+		tol := math.Max(0.02*math.Abs(want.Num), 0.02)
+		if want.Num == math.Trunc(want.Num) && math.Abs(want.Num) > 1 {
+			tol = math.Max(tol, 1)
+		}
+		return math.Abs(want.Num-got.Num) <= tol
+	case gjson.String:
+		if strings.EqualFold(want.Str, "toggle") {
+			return true
+		}
+		return strings.EqualFold(want.Str, got.String())
+	case gjson.JSON:
+		if want.IsObject() {
+			ok := true
+			want.ForEach(func(k, w gjson.Result) bool {
+				g := got.Get(escapeKey(k.Str))
+				if !g.Exists() || !matches(w, g) {
+					ok = false
+				}
+				return ok
+			})
+			return ok
+		}
+		return want.Raw == got.Raw
+	}
+	return want.Raw == got.Raw
+}
+
+// Tick expires pending commands whose deadline has passed.
+func (e *Engine) Tick(now time.Time) Result {
+	var r Result
+	for _, ieee := range e.order {
+		d := e.devices[ieee]
+		if d == nil || len(d.pending) == 0 {
+			continue
+		}
+		kept := d.pending[:0]
+		for _, p := range d.pending {
+			if now.Before(p.deadline) {
+				kept = append(kept, p)
+				continue
+			}
+			missing := make([]string, 0, len(p.want))
+			for k := range p.want {
+				missing = append(missing, k)
+			}
+			sort.Strings(missing)
+			e.respond(&r, d.id, p.id, "timeout", "no confirmation from the device for "+strings.Join(missing, ", "), now)
+		}
+		d.pending = kept
+	}
+	for tx, bc := range e.bridgeCmds {
+		if !now.Before(bc.deadline) {
+			delete(e.bridgeCmds, tx)
+			e.respond(&r, "bridge", bc.cmdID, "timeout", "no response from zigbee2mqtt", now)
+		}
+	}
+	return r
+}
+
+// NextDeadline returns the earliest pending command deadline, if any.
+func (e *Engine) NextDeadline() (time.Time, bool) {
+	var best time.Time
+	for _, d := range e.devices {
+		for _, p := range d.pending {
+			if best.IsZero() || p.deadline.Before(best) {
+				best = p.deadline
+			}
+		}
+	}
+	for _, bc := range e.bridgeCmds {
+		if best.IsZero() || bc.deadline.Before(best) {
+			best = bc.deadline
+		}
+	}
+	return best, !best.IsZero()
+}
+
+// respond publishes cmd/response when the command had an id.
+func (e *Engine) respond(r *Result, deviceID, cmdID, status, errText string, now time.Time) {
+	if cmdID == "" {
+		return
+	}
+	payload := `{"cmd_id":` + jsonString(cmdID) + `,"status":"` + status + `","timestamp":"` + Timestamp(now) + `"`
+	if errText != "" {
+		payload += `,"error":` + jsonString(errText)
+	}
+	payload += "}"
+	r.Publish = append(r.Publish, Message{Topic: e.prefix + "devices/" + deviceID + "/cmd/response", Payload: []byte(payload), QoS: e.cfg.QoS})
+}
+
+// handleLogging fails pending commands of the device a bridge/logging error
+// names (Zigbee2MQTT quotes friendly names: 'living room/lamp').
+func (e *Engine) handleLogging(r *Result, msg Message, now time.Time) {
+	if gjson.GetBytes(msg.Payload, "level").String() != "error" {
+		return
+	}
+	text := gjson.GetBytes(msg.Payload, "message").String()
+	for _, ieee := range e.order {
+		d := e.devices[ieee]
+		if d == nil || len(d.pending) == 0 {
+			continue
+		}
+		if !strings.Contains(text, "'"+d.dev.FriendlyName+"'") {
+			continue
+		}
+		p := d.pending[0]
+		d.pending = d.pending[1:]
+		e.respond(r, d.id, p.id, "error", text, now)
+		e.publishError(r, d.topicBase+"error", "COMMAND_ERROR", text, "error", now)
+		return
+	}
+}
+
+// handleGet asks Zigbee2MQTT to read properties and republishes state.
+func (e *Engine) handleGet(r *Result, deviceID string, msg Message, now time.Time) {
+	if msg.Retain {
+		r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "ignored a retained get", Topic: msg.Topic})
+		return
+	}
+	d := e.byID[deviceID]
+	if d == nil || !d.enabled {
+		e.publishError(r, e.prefix+"devices/"+deviceID+"/error", "UNKNOWN_DEVICE", fmt.Sprintf("no device %q in this instance", deviceID), "error", now)
+		return
+	}
+	var filter map[string]bool
+	if props := gjson.GetBytes(msg.Payload, "properties"); props.IsArray() {
+		filter = map[string]bool{}
+		props.ForEach(func(_, v gjson.Result) bool {
+			filter[v.String()] = true
+			return true
+		})
+	}
+	get := []byte("{}")
+	for _, b := range d.plan.Rules {
+		top, _, _ := strings.Cut(b.To, ".")
+		if !b.Rule.CanRead() || b.Prop == nil || b.Prop.Access&4 == 0 || (filter != nil && !filter[top]) {
+			continue
+		}
+		get, _ = sjson.SetRawBytes(get, escapeKey(b.Prop.Property), []byte(`""`))
+	}
+	if string(get) != "{}" {
+		r.Publish = append(r.Publish, Message{Topic: e.z2mPrefix + d.dev.FriendlyName + "/get", Payload: get, QoS: e.cfg.QoS})
+	}
+	e.publishState(r, d, now, filter, false)
+}
+
+// handleGroupCommand sends a group command to the Zigbee2MQTT group with
+// that id, and fans it out to the members of an instance-JSON group.
+func (e *Engine) handleGroupCommand(r *Result, groupID string, msg Message, now time.Time) {
+	c, ok := e.parseCommand(r, "group_"+groupID, msg, now)
+	if !ok {
+		return
+	}
+	found := false
+	if g := e.groups[groupID]; g != nil {
+		found = true
+		var member *device
+		for _, ieee := range g.members {
+			if d := e.devices[ieee]; d != nil {
+				member = d
+				break
+			}
+		}
+		var set []byte
+		var err error
+		if member != nil {
+			set, err = e.buildSet(member, c.values)
+		} else {
+			set = []byte(c.values.Raw)
+		}
+		if err != nil {
+			e.publishError(r, e.prefix+"error", "COMMAND_ERROR", fmt.Sprintf("group %s: %v", groupID, err), "error", now)
+		} else {
+			r.Publish = append(r.Publish, Message{Topic: e.z2mPrefix + g.name + "/set", Payload: set, QoS: e.cfg.QoS})
+		}
+	}
+	for _, g := range e.cfg.Groups {
+		if g.ID != groupID {
+			continue
+		}
+		found = true
+		for _, id := range g.Devices {
+			d := e.byID[id]
+			if d == nil || !d.enabled {
+				e.publishError(r, e.prefix+"devices/"+id+"/error", "UNKNOWN_DEVICE", fmt.Sprintf("group %s member %q is not a device of this instance", groupID, id), "warning", now)
+				continue
+			}
+			set, err := e.buildSet(d, c.values)
+			if err != nil {
+				e.publishError(r, d.topicBase+"error", "COMMAND_ERROR", err.Error(), "error", now)
+				continue
+			}
+			r.Publish = append(r.Publish, Message{Topic: e.z2mPrefix + d.dev.FriendlyName + "/set", Payload: set, QoS: e.cfg.QoS})
+		}
+	}
+	if !found {
+		e.publishError(r, e.prefix+"error", "UNKNOWN_GROUP", fmt.Sprintf("no group %q: neither a zigbee2mqtt group id nor an instance group", groupID), "error", now)
+	}
+}
+
+// handleBridgeCommand serves the pseudo-device "bridge": permit_join,
+// restart, remove and rename, through Zigbee2MQTT bridge requests.
+func (e *Engine) handleBridgeCommand(r *Result, c parsedCmd, now time.Time) {
+	v := c.values
+	e.seq++
+	tx := c.id
+	if tx == "" {
+		tx = "t" + strconv.Itoa(e.seq)
+	}
+	var topic string
+	var payload []byte
+	switch {
+	case v.Get("permit_join").Exists():
+		pj := v.Get("permit_join")
+		secs := 254
+		switch {
+		case pj.Type == gjson.False:
+			secs = 0
+		case pj.Type == gjson.Number:
+			secs = int(math.Max(0, math.Min(254, pj.Num)))
+		}
+		topic = "bridge/request/permit_join"
+		payload = []byte(fmt.Sprintf(`{"time":%d,"transaction":%s}`, secs, jsonString(tx)))
+	case v.Get("restart").Exists():
+		topic = "bridge/request/restart"
+		payload = []byte(`{"transaction":` + jsonString(tx) + `}`)
+	case v.Get("remove").Exists():
+		d := e.deviceRef(v.Get("remove").String())
+		if d == nil {
+			e.respond(r, "bridge", c.id, "error", "unknown device "+v.Get("remove").String(), now)
+			return
+		}
+		topic = "bridge/request/device/remove"
+		payload = []byte(fmt.Sprintf(`{"id":%s,"force":%t,"transaction":%s}`, jsonString(d.dev.IEEE), v.Get("force").Bool(), jsonString(tx)))
+	case v.Get("rename").Exists():
+		ref := v.Get("rename.device_id").String()
+		to := v.Get("rename.friendly_name").String()
+		d := e.deviceRef(ref)
+		if d == nil || to == "" {
+			e.respond(r, "bridge", c.id, "error", "rename needs {device_id, friendly_name} of a known device", now)
+			return
+		}
+		topic = "bridge/request/device/rename"
+		payload = []byte(fmt.Sprintf(`{"from":%s,"to":%s,"transaction":%s}`, jsonString(d.dev.IEEE), jsonString(to), jsonString(tx)))
+	default:
+		e.respond(r, "bridge", c.id, "error", "bridge accepts permit_join, restart, remove or rename", now)
+		return
+	}
+	r.Publish = append(r.Publish, Message{Topic: e.z2mPrefix + topic, Payload: payload, QoS: e.cfg.QoS})
+	if c.id != "" {
+		timeout := c.timeout
+		if timeout == 0 {
+			timeout = e.cfg.CommandTimeout
+		}
+		e.bridgeCmds[tx] = bridgeCmd{cmdID: c.id, deadline: now.Add(timeout)}
+	}
+}
+
+// deviceRef finds a device by IoT2MQTT id, IEEE address or friendly name.
+func (e *Engine) deviceRef(ref string) *device {
+	if d := e.byID[ref]; d != nil {
+		return d
+	}
+	if d := e.devices[strings.ToLower(ref)]; d != nil {
+		return d
+	}
+	return e.byName[ref]
+}
+
+// handleBridgeResponse answers bridge commands from bridge/response/*.
+func (e *Engine) handleBridgeResponse(r *Result, _ string, msg Message, now time.Time) {
+	tx := gjson.GetBytes(msg.Payload, "transaction").String()
+	bc, ok := e.bridgeCmds[tx]
+	if !ok {
+		return
+	}
+	delete(e.bridgeCmds, tx)
+	if gjson.GetBytes(msg.Payload, "status").String() == "ok" {
+		e.respond(r, "bridge", bc.cmdID, "success", "", now)
+		return
+	}
+	e.respond(r, "bridge", bc.cmdID, "error", gjson.GetBytes(msg.Payload, "error").String(), now)
+}

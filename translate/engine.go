@@ -1,0 +1,305 @@
+// Package translate is the translation engine: a pure function of incoming
+// MQTT messages, engine state and time that yields the MQTT messages to
+// publish. It speaks Zigbee2MQTT on one side and the IoT2MQTT contract on
+// the other, and it never touches a network, a process or a logger.
+//
+// An Engine is not safe for concurrent use: one goroutine owns it.
+package translate
+
+import (
+	"strings"
+	"time"
+
+	"github.com/iot2mqtt/zigbee2mqtt-translator/mapping"
+)
+
+// Message is one MQTT message in either direction.
+type Message struct {
+	Topic   string
+	Payload []byte
+	QoS     byte
+	Retain  bool
+}
+
+// Diagnostic is something the daemon should log. The engine also publishes
+// user-facing problems on the IoT2MQTT error topics itself.
+type Diagnostic struct {
+	Level    string // debug, info, warn, error
+	Msg      string
+	Topic    string
+	DeviceID string
+	Detail   string
+}
+
+// Result is what one call into the engine produced.
+type Result struct {
+	Publish     []Message
+	Diagnostics []Diagnostic
+}
+
+// Override is a per-device override from the instance JSON, keyed by IEEE.
+type Override struct {
+	DeviceID     string
+	FriendlyName string
+	Enabled      bool
+	Model        string
+}
+
+// Group is a fan-out group from the instance JSON.
+type Group struct {
+	ID      string
+	Devices []string
+}
+
+// Config is the engine's fixed configuration.
+type Config struct {
+	BaseTopic     string // IoT2MQTT base topic, e.g. IoT2mqtt
+	InstanceID    string
+	ConnectorType string
+	Z2MBaseTopic  string // e.g. zigbee2mqtt
+	// QoS is used for every publication (the platform uses 1).
+	QoS byte
+	// RetainState retains state envelopes and state/{key} topics.
+	RetainState bool
+	// StateKeyTopics publishes a retained state/{key} topic per state key
+	// whose value changed.
+	StateKeyTopics bool
+	// CommandTimeout is the default time to wait for a command's echo.
+	CommandTimeout time.Duration
+	// SleepyCommandTimeout is used for battery-powered end devices.
+	SleepyCommandTimeout time.Duration
+	// StaleAfter drops commands whose timestamp is older (default 30 s).
+	StaleAfter time.Duration
+	// Overrides by lower-case IEEE address.
+	Overrides map[string]Override
+	// Groups are fan-out groups.
+	Groups []Group
+	// Version is the translator version for meta/info.
+	Version string
+	// Mode is "embedded" or "translator-only", for meta/info.
+	Mode string
+	// StartedAt is when the daemon started, for meta/info uptime.
+	StartedAt time.Time
+}
+
+// Engine translates between Zigbee2MQTT and IoT2MQTT.
+type Engine struct {
+	cfg   Config
+	rules *mapping.Set
+
+	prefix     string // {base}/v1/instances/{instance}/
+	z2mPrefix  string // {z2m}/
+	globalEvts string
+
+	devices      map[string]*device // by IEEE
+	byName       map[string]*device // by Zigbee2MQTT friendly name
+	byID         map[string]*device // by IoT2MQTT device id
+	order        []string           // IEEE addresses in bridge/devices order
+	devicesKnown bool
+
+	groups      map[string]*z2mGroup // by Zigbee2MQTT group id
+	groupByName map[string]*z2mGroup
+
+	bridgeOnline bool
+	bridgeSeen   bool
+	z2mVersion   string
+
+	pendingUnknown map[string]Message // last payload per unknown friendly name
+	ghosts         map[string]map[string]bool
+	seenCmdIDs     *idRing
+	bridgeCmds     map[string]bridgeCmd // by transaction id
+	seq            int
+}
+
+// New returns an engine using rules.
+func New(cfg Config, rules *mapping.Set) *Engine {
+	if cfg.StaleAfter == 0 {
+		cfg.StaleAfter = 30 * time.Second
+	}
+	if cfg.CommandTimeout == 0 {
+		cfg.CommandTimeout = 10 * time.Second
+	}
+	if cfg.SleepyCommandTimeout == 0 {
+		cfg.SleepyCommandTimeout = 60 * time.Second
+	}
+	if cfg.ConnectorType == "" {
+		cfg.ConnectorType = "zigbee2mqtt"
+	}
+	return &Engine{
+		cfg:            cfg,
+		rules:          rules,
+		prefix:         cfg.BaseTopic + "/v1/instances/" + cfg.InstanceID + "/",
+		z2mPrefix:      cfg.Z2MBaseTopic + "/",
+		globalEvts:     cfg.BaseTopic + "/v1/global/events",
+		devices:        map[string]*device{},
+		byName:         map[string]*device{},
+		byID:           map[string]*device{},
+		groups:         map[string]*z2mGroup{},
+		groupByName:    map[string]*z2mGroup{},
+		pendingUnknown: map[string]Message{},
+		ghosts:         map[string]map[string]bool{},
+		seenCmdIDs:     newIDRing(1024),
+		bridgeCmds:     map[string]bridgeCmd{},
+		bridgeOnline:   true,
+	}
+}
+
+// Prefix is the instance topic prefix, `{base}/v1/instances/{instance}/`.
+func (e *Engine) Prefix() string { return e.prefix }
+
+// StatusTopic is where the daemon publishes online/offline (and its LWT).
+func (e *Engine) StatusTopic() string { return e.prefix + "status" }
+
+// Subscriptions are the topic filters the daemon subscribes to.
+func (e *Engine) Subscriptions() []string {
+	return []string{
+		e.prefix + "devices/+/cmd",
+		e.prefix + "devices/+/get",
+		e.prefix + "groups/+/cmd",
+		e.prefix + "meta/request/+",
+		e.z2mPrefix + "#",
+	}
+}
+
+// SweepSubscriptions are filters for the daemon's own retained device
+// topics; subscribe to them at startup so leftovers of devices that no
+// longer exist can be cleared, and unsubscribe after the sweep.
+func (e *Engine) SweepSubscriptions() []string {
+	return []string{e.prefix + "devices/+/state/#", e.prefix + "devices/+/availability"}
+}
+
+// BridgeOnline reports Zigbee2MQTT's last bridge/state.
+func (e *Engine) BridgeOnline() bool { return e.bridgeSeen && e.bridgeOnline }
+
+// DevicesKnown reports whether bridge/devices has been received.
+func (e *Engine) DevicesKnown() bool { return e.devicesKnown }
+
+// Z2MVersion is the version from bridge/info, or "".
+func (e *Engine) Z2MVersion() string { return e.z2mVersion }
+
+// SetRules replaces the rule set and re-plans every device. Merged state is
+// kept; the next message of each device is translated with the new rules.
+func (e *Engine) SetRules(rules *mapping.Set) {
+	e.rules = rules
+	for _, d := range e.devices {
+		d.setPlan(rules.Plan(&d.dev))
+	}
+}
+
+// Rules returns the current rule set.
+func (e *Engine) Rules() *mapping.Set { return e.rules }
+
+// Handle translates one incoming message.
+func (e *Engine) Handle(msg Message, now time.Time) Result {
+	var r Result
+	switch {
+	case strings.HasPrefix(msg.Topic, e.z2mPrefix):
+		e.handleUpstream(&r, msg, now)
+	case strings.HasPrefix(msg.Topic, e.prefix):
+		e.handleInstance(&r, msg, now)
+	}
+	return r
+}
+
+// Startup returns what the daemon publishes once connected: the device
+// list and info, so consumers see a consistent view straight away.
+func (e *Engine) Startup(now time.Time) Result {
+	var r Result
+	e.publishDevicesList(&r)
+	e.publishInfo(&r, now)
+	return r
+}
+
+// Republish returns every retained publication again (after a broker
+// restart that may have lost them): device list, info, availability and
+// state envelopes.
+func (e *Engine) Republish(now time.Time) Result {
+	r := e.Startup(now)
+	for _, ieee := range e.order {
+		d := e.devices[ieee]
+		if d == nil || !d.enabled {
+			continue
+		}
+		if d.availability != "" {
+			e.publishAvailability(&r, d)
+		}
+		if d.hasState {
+			d.lastPublished = nil // force state/{key} topics too
+			e.publishState(&r, d, now, nil, true)
+		}
+	}
+	return r
+}
+
+func (e *Engine) handleUpstream(r *Result, msg Message, now time.Time) {
+	rest := msg.Topic[len(e.z2mPrefix):]
+	if strings.HasPrefix(rest, "bridge/") {
+		e.handleBridge(r, rest[len("bridge/"):], msg, now)
+		return
+	}
+	if name, ok := strings.CutSuffix(rest, "/availability"); ok {
+		if d := e.byName[name]; d != nil {
+			e.handleAvailability(r, d, msg.Payload, now)
+		} else if !e.devicesKnown {
+			e.pendingUnknown[rest] = msg
+		}
+		return
+	}
+	if strings.HasSuffix(rest, "/set") || strings.HasSuffix(rest, "/get") || strings.Contains(rest, "/set/") || strings.Contains(rest, "/get/") {
+		return // commands, ours or another client's
+	}
+	if d := e.byName[rest]; d != nil {
+		e.handleState(r, d, msg, now)
+		return
+	}
+	if e.groupByName[rest] != nil {
+		return // group state: members report their own state
+	}
+	if !e.devicesKnown {
+		if len(e.pendingUnknown) < 10000 {
+			e.pendingUnknown[rest] = msg
+		}
+		return
+	}
+	r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "debug", Msg: "message for unknown zigbee2mqtt device", Topic: msg.Topic})
+}
+
+func (e *Engine) handleInstance(r *Result, msg Message, now time.Time) {
+	rest := msg.Topic[len(e.prefix):]
+	parts := strings.Split(rest, "/")
+	switch {
+	case len(parts) == 3 && parts[0] == "devices" && parts[2] == "cmd":
+		e.handleCommand(r, parts[1], msg, now)
+	case len(parts) == 3 && parts[0] == "devices" && parts[2] == "get":
+		e.handleGet(r, parts[1], msg, now)
+	case len(parts) == 3 && parts[0] == "groups" && parts[2] == "cmd":
+		e.handleGroupCommand(r, parts[1], msg, now)
+	case len(parts) == 3 && parts[0] == "meta" && parts[1] == "request":
+		e.handleMetaRequest(r, parts[2], msg, now)
+	case len(parts) >= 3 && parts[0] == "devices" && (parts[2] == "state" || parts[2] == "availability"):
+		e.observeOwnRetained(r, parts[1], msg)
+	}
+}
+
+// idRing remembers the last n command ids.
+type idRing struct {
+	ids  []string
+	set  map[string]bool
+	next int
+}
+
+func newIDRing(n int) *idRing { return &idRing{ids: make([]string, n), set: map[string]bool{}} }
+
+// seen records id and reports whether it was already there.
+func (r *idRing) seen(id string) bool {
+	if r.set[id] {
+		return true
+	}
+	if old := r.ids[r.next]; old != "" {
+		delete(r.set, old)
+	}
+	r.ids[r.next] = id
+	r.set[id] = true
+	r.next = (r.next + 1) % len(r.ids)
+	return false
+}

@@ -1,0 +1,418 @@
+package translate
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/iot2mqtt/zigbee2mqtt-translator/mapping"
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+)
+
+// stateObj is a device's merged IoT2MQTT state: top-level keys in first-seen
+// order with their JSON values.
+type stateObj struct {
+	keys []string
+	vals [][]byte
+}
+
+func (s *stateObj) get(key string) ([]byte, bool) {
+	for i, k := range s.keys {
+		if k == key {
+			return s.vals[i], true
+		}
+	}
+	return nil, false
+}
+
+func (s *stateObj) set(key string, val []byte) {
+	for i, k := range s.keys {
+		if k == key {
+			s.vals[i] = append(s.vals[i][:0], val...)
+			return
+		}
+	}
+	s.keys = append(s.keys, key)
+	s.vals = append(s.vals, append([]byte(nil), val...))
+}
+
+// setPath writes val at an sjson path whose first component is key.
+func (s *stateObj) setPath(path string, val []byte) error {
+	key, rest, nested := strings.Cut(path, ".")
+	if !nested {
+		s.set(path, val)
+		return nil
+	}
+	cur, ok := s.get(key)
+	if !ok || !gjson.ValidBytes(cur) || !gjson.ParseBytes(cur).IsObject() {
+		cur = []byte("{}")
+	}
+	out, err := sjson.SetRawBytes(append([]byte(nil), cur...), rest, val)
+	if err != nil {
+		return err
+	}
+	s.set(key, out)
+	return nil
+}
+
+// Timestamp formats t as the engine's timestamps: RFC 3339, UTC, microseconds.
+func Timestamp(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000000Z07:00")
+}
+
+// handleState translates a device state payload into the merged state and
+// publishes the envelope, per-key topics and events.
+func (e *Engine) handleState(r *Result, d *device, msg Message, now time.Time) {
+	if !d.enabled {
+		return
+	}
+	payload := msg.Payload
+	if !gjson.ValidBytes(payload) || !gjson.ParseBytes(payload).IsObject() {
+		e.publishError(r, d.topicBase+"error", "INVALID_PAYLOAD", fmt.Sprintf("%s: payload is not a JSON object: %s", msg.Topic, preview(payload)), "warning", now)
+		r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "malformed zigbee2mqtt payload", Topic: msg.Topic, DeviceID: d.id})
+		return
+	}
+	ts := Timestamp(now)
+	plan := d.plan
+	gjson.ParseBytes(payload).ForEach(func(k, v gjson.Result) bool {
+		key := k.Str
+		if plan.Events[key] {
+			e.emitPayloadEvent(r, d, key, v, payload, now)
+			return true
+		}
+		if isEventSibling(plan, key) {
+			return true
+		}
+		rules := d.byKey[key]
+		if len(rules) == 0 {
+			if plan.Unmatched == "pass" && plan.KeepKey(key) {
+				d.state.set(key, []byte(v.Raw))
+			}
+			return true
+		}
+		for _, b := range rules {
+			e.applyRule(r, d, b, v, true, now)
+		}
+		return true
+	})
+	for _, b := range d.nested {
+		v := gjson.GetBytes(payload, b.From)
+		e.applyRule(r, d, b, v, v.Exists(), now)
+	}
+	for _, b := range d.onMissing {
+		if !isSimpleKey(b.From) || gjson.GetBytes(payload, b.From).Exists() {
+			continue
+		}
+		e.applyRule(r, d, b, gjson.Result{}, false, now)
+	}
+	d.hasState = true
+	d.lastUpdate = ts
+	e.publishState(r, d, now, nil, false)
+	e.checkPending(r, d, payload, now)
+}
+
+func isEventSibling(p *mapping.Plan, key string) bool {
+	if len(p.Events) == 0 {
+		return false
+	}
+	prefix, _, ok := strings.Cut(key, "_")
+	return ok && p.Events[prefix]
+}
+
+// applyRule runs one bound rule on a value and writes the result into the
+// merged state. It returns the top-level key it wrote.
+func (e *Engine) applyRule(r *Result, d *device, b *mapping.Bound, v gjson.Result, exists bool, now time.Time) (string, bool) {
+	rule := b.Rule
+	var out []byte
+	switch {
+	case !exists:
+		switch rule.Missing {
+		case "skip":
+			return "", false
+		case "null":
+			out = []byte("null")
+		case "default":
+			out = mustJSON(rule.Default)
+		case "error":
+			e.ruleError(r, d, b, "source key is missing", now)
+			return "", false
+		}
+	case v.Type == gjson.Null:
+		switch rule.Null {
+		case "skip":
+			return "", false
+		case "null":
+			out = []byte("null")
+		case "default":
+			out = mustJSON(rule.Default)
+		case "error":
+			e.ruleError(r, d, b, "source value is null", now)
+			return "", false
+		}
+	case len(rule.Read) == 0:
+		out = []byte(v.Raw)
+	default:
+		val, err := rule.Read.Read(v.Value())
+		if errors.Is(err, mapping.ErrDrop) {
+			return "", false
+		}
+		if err != nil {
+			e.ruleError(r, d, b, err.Error(), now)
+			return "", false
+		}
+		out = appendJSON(nil, val)
+	}
+	top, _, _ := strings.Cut(b.To, ".")
+	if !d.plan.KeepKey(top) {
+		return "", false
+	}
+	if err := d.state.setPath(b.To, out); err != nil {
+		e.ruleError(r, d, b, err.Error(), now)
+		return "", false
+	}
+	return top, true
+}
+
+func (e *Engine) ruleError(r *Result, d *device, b *mapping.Bound, msg string, now time.Time) {
+	text := fmt.Sprintf("rule %s (%s → %s): %s", b.Rule.ID(), b.From, b.To, msg)
+	e.publishError(r, d.topicBase+"error", "MAPPING_ERROR", text, "warning", now)
+	r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "mapping rule failed", DeviceID: d.id, Detail: text})
+}
+
+// publishState publishes the envelope and the state/{key} topics whose value
+// changed. With filter, only those keys are published, not retained (a get
+// answer must not replace the retained full state).
+func (e *Engine) publishState(r *Result, d *device, now time.Time, filter map[string]bool, force bool) {
+	buf := make([]byte, 0, 96+len(d.topicBase)+32*len(d.state.keys))
+	buf = append(buf, `{"timestamp":"`...)
+	buf = append(buf, Timestamp(now)...)
+	buf = append(buf, `","device_id":`...)
+	buf = appendString(buf, d.id)
+	buf = append(buf, `,"state":{`...)
+	first := true
+	for i, k := range d.state.keys {
+		if filter != nil && !filter[k] {
+			continue
+		}
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		buf = appendString(buf, k)
+		buf = append(buf, ':')
+		buf = append(buf, d.state.vals[i]...)
+	}
+	online := e.online(d)
+	if filter == nil || filter["online"] {
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		buf = append(buf, `"online":`...)
+		buf = strconv.AppendBool(buf, online)
+	}
+	if d.lastUpdate != "" && (filter == nil || filter["last_update"]) {
+		if !first {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, `"last_update":"`...)
+		buf = append(buf, d.lastUpdate...)
+		buf = append(buf, '"')
+	}
+	buf = append(buf, "}}"...)
+	retain := e.cfg.RetainState && filter == nil
+	topic := d.topicBase + "state"
+	r.Publish = append(r.Publish, Message{Topic: topic, Payload: buf, QoS: e.cfg.QoS, Retain: retain})
+	if retain {
+		d.retained[topic] = true
+	}
+	if !e.cfg.StateKeyTopics || filter != nil {
+		return
+	}
+	if d.lastPublished == nil {
+		d.lastPublished = map[string]string{}
+	}
+	for i, k := range d.state.keys {
+		e.publishStateKey(r, d, k, d.state.vals[i], force)
+	}
+	e.publishStateKey(r, d, "online", strconv.AppendBool(nil, online), force)
+}
+
+func (e *Engine) publishStateKey(r *Result, d *device, key string, val []byte, force bool) {
+	if !validLevel(key) {
+		return
+	}
+	if prev, ok := d.lastPublished[key]; ok && !force && prev == string(val) {
+		return
+	}
+	d.lastPublished[key] = string(val)
+	payload := val
+	// Strings are published raw, like the platform's Python client; every
+	// other value as JSON (true, 75, {"x":1}).
+	if len(val) > 0 && val[0] == '"' {
+		payload = []byte(gjson.ParseBytes(val).String())
+	}
+	topic := d.topicBase + "state/" + key
+	r.Publish = append(r.Publish, Message{Topic: topic, Payload: append([]byte(nil), payload...), QoS: e.cfg.QoS, Retain: e.cfg.RetainState})
+	if e.cfg.RetainState {
+		d.retained[topic] = true
+	}
+}
+
+// handleAvailability handles `<name>/availability` ("online", "offline", or
+// {"state":"online"}).
+func (e *Engine) handleAvailability(r *Result, d *device, payload []byte, now time.Time) {
+	s := strings.TrimSpace(string(payload))
+	if gjson.ValidBytes(payload) {
+		if st := gjson.GetBytes(payload, "state"); st.Exists() {
+			s = st.String()
+		}
+	}
+	if s != "online" && s != "offline" {
+		e.publishError(r, d.topicBase+"error", "INVALID_PAYLOAD", fmt.Sprintf("availability of %q is neither online nor offline: %s", d.dev.FriendlyName, preview(payload)), "warning", now)
+		return
+	}
+	if s == d.availability {
+		return
+	}
+	d.availability = s
+	if !d.enabled {
+		return
+	}
+	e.publishAvailability(r, d)
+	if d.hasState || s == "online" {
+		e.publishState(r, d, now, nil, false)
+	}
+}
+
+func (e *Engine) publishAvailability(r *Result, d *device) {
+	s := "offline"
+	if e.online(d) {
+		s = "online"
+	}
+	topic := d.topicBase + "availability"
+	r.Publish = append(r.Publish, Message{Topic: topic, Payload: []byte(s), QoS: e.cfg.QoS, Retain: true})
+	d.retained[topic] = true
+}
+
+// emitPayloadEvent publishes an event for an event key of a state payload,
+// e.g. {"action":"single"} → event "single" with data {"action":"single"}.
+// Sibling keys such as action_rate go into data too.
+func (e *Engine) emitPayloadEvent(r *Result, d *device, key string, v gjson.Result, payload []byte, now time.Time) {
+	if v.Type == gjson.Null || (v.Type == gjson.String && v.Str == "") {
+		return
+	}
+	data := []byte{'{'}
+	data = appendString(data, key)
+	data = append(data, ':')
+	data = append(data, v.Raw...)
+	gjson.ParseBytes(payload).ForEach(func(k, sv gjson.Result) bool {
+		if strings.HasPrefix(k.Str, key+"_") {
+			data = append(data, ',')
+			data = appendString(data, k.Str)
+			data = append(data, ':')
+			data = append(data, sv.Raw...)
+		}
+		return true
+	})
+	data = append(data, '}')
+	e.publishEvent(r, d, v.String(), string(data), now)
+}
+
+func (e *Engine) publishEvent(r *Result, d *device, event, data string, now time.Time) {
+	e.publishEventTo(r, d.id, event, data, now)
+}
+
+func (e *Engine) publishEventTo(r *Result, id, event, data string, now time.Time) {
+	ts := Timestamp(now)
+	local := `{"timestamp":"` + ts + `","event":` + jsonString(event) + `,"data":` + data + `}`
+	global := `{"source":` + jsonString(e.cfg.InstanceID+"_"+id) + `,"event":` + jsonString(event) + `,"data":` + data + `,"timestamp":"` + ts + `"}`
+	r.Publish = append(r.Publish,
+		Message{Topic: e.prefix + "devices/" + id + "/events", Payload: []byte(local), QoS: e.cfg.QoS},
+		Message{Topic: e.globalEvts, Payload: []byte(global), QoS: e.cfg.QoS},
+	)
+}
+
+// publishError publishes {timestamp, error_code, message, severity} on topic.
+func (e *Engine) publishError(r *Result, topic, code, msg, severity string, now time.Time) {
+	payload := `{"timestamp":"` + Timestamp(now) + `","error_code":` + jsonString(code) + `,"message":` + jsonString(msg) + `,"severity":` + jsonString(severity) + `}`
+	r.Publish = append(r.Publish, Message{Topic: topic, Payload: []byte(payload), QoS: e.cfg.QoS})
+}
+
+func preview(b []byte) string {
+	const max = 120
+	s := string(b)
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	if !utf8.ValidString(s) {
+		s = strconv.Quote(s)
+	}
+	return s
+}
+
+func jsonString(s string) string { return string(appendString(nil, s)) }
+
+// appendString appends s as a JSON string.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			b = append(b, c)
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, `\u00`...)
+				b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}
+
+// appendJSON appends a transform result as JSON.
+func appendJSON(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case float64:
+		return strconv.AppendFloat(b, x, 'f', -1, 64)
+	case string:
+		return appendString(b, x)
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return append(b, "null"...)
+	}
+	return append(b, out...)
+}
+
+func mustJSON(v any) []byte { return appendJSON(nil, mapping.Normalize(v)) }
