@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/iot2mqtt/zigbee2mqtt-translator/upstream"
+)
+
+// addrFileName is written to the data directory with the HTTP listener's
+// address, so `translator health` finds a daemon bound to a random port.
+const addrFileName = "translator-http.addr"
+
+// startHTTP serves /health on HTTP_ADDR (default: a free loopback port; the
+// container uses host networking, so a fixed port could collide with other
+// instances).
+func (d *daemon) startHTTP() (*http.Server, error) {
+	addr := d.cfg.HTTPAddr
+	if addr == "" {
+		addr = d.inst.HTTPAddr
+	}
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on HTTP_ADDR %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(upstream.HealthPath, d.health)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error().Err(err).Msg("http server stopped")
+		}
+	}()
+	bound := ln.Addr().String()
+	if err := os.MkdirAll(d.inst.DataDir, 0o755); err == nil {
+		if err := os.WriteFile(filepath.Join(d.inst.DataDir, addrFileName), []byte(bound+"\n"), 0o644); err != nil {
+			d.log.Warn().Err(err).Msg("cannot record the HTTP address for translator health")
+		}
+	}
+	d.log.Info().Str("addr", bound).Msg("http listening for /health")
+	return srv, nil
+}
+
+// runHealth asks the running daemon for its health; exit 0 when healthy.
+func runHealth(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlagSet("health")
+	addr := fs.String("addr", os.Getenv("HTTP_ADDR"), "daemon HTTP address (default: read from the data directory)")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if *addr == "" {
+		home := os.Getenv("IOT2MQTT_PATH")
+		if home == "" {
+			home = "/app"
+		}
+		dataDir := os.Getenv("DATA_DIR")
+		if dataDir == "" {
+			dataDir = filepath.Join(home, "data")
+		}
+		b, err := os.ReadFile(filepath.Join(dataDir, addrFileName))
+		if err != nil {
+			return fmt.Errorf("health: no running daemon found: %w", err)
+		}
+		*addr = strings.TrimSpace(string(b))
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := upstream.FetchHealth(ctx, "http://"+*addr)
+	fmt.Fprintf(stdout, "ok=%t mqtt=%s process=%s bridge=%s\n", st.OK, st.MQTT, st.Process, st.Bridge)
+	if err != nil {
+		return err
+	}
+	return nil
+}

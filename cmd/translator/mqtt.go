@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/url"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/eclipse/paho.golang/autopaho"
+	"github.com/eclipse/paho.golang/paho"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
+	"github.com/rs/zerolog"
+)
+
+// broker is the daemon's MQTT side: one autopaho connection that publishes
+// `online` after every (re)connect, subscribes, and hands every received
+// message to a bounded channel drained by the engine goroutine.
+type broker struct {
+	cfg    *Config
+	log    zerolog.Logger
+	cm     *autopaho.ConnectionManager
+	in     chan translate.Message
+	events chan brokerEvent
+
+	statusTopic string
+	subs        []string
+	sweepSubs   []string
+
+	connected atomic.Bool
+	connects  atomic.Int64
+}
+
+// brokerEvent tells the engine goroutine about the connection.
+type brokerEvent struct {
+	up        bool
+	reconnect bool // a connection after the first one
+}
+
+func newBroker(cfg *Config, log zerolog.Logger, statusTopic string, subs, sweepSubs []string) *broker {
+	return &broker{
+		cfg:         cfg,
+		log:         log,
+		in:          make(chan translate.Message, 65536),
+		events:      make(chan brokerEvent, 16),
+		statusTopic: statusTopic,
+		subs:        subs,
+		sweepSubs:   sweepSubs,
+	}
+}
+
+func (b *broker) tlsConfig() (*tls.Config, error) {
+	if b.cfg.BrokerURL.Scheme != "mqtts" {
+		return nil, nil
+	}
+	tc := &tls.Config{ServerName: b.cfg.BrokerURL.Hostname(), MinVersion: tls.VersionTLS12}
+	if b.cfg.CAFile != "" {
+		pem, err := os.ReadFile(b.cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read MQTT_CA_FILE: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("MQTT_CA_FILE %s: no PEM certificates", b.cfg.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
+}
+
+// start begins connecting; it returns at once and keeps reconnecting with
+// backoff until ctx ends.
+func (b *broker) start(ctx context.Context) error {
+	tc, err := b.tlsConfig()
+	if err != nil {
+		return err
+	}
+	u := *b.cfg.BrokerURL
+	if u.Scheme == "mqtts" {
+		u.Scheme = "tls"
+	}
+	backoff := func(attempt int) time.Duration {
+		d := time.Second << min(attempt, 5)
+		return min(d, 30*time.Second)
+	}
+	cc := autopaho.ClientConfig{
+		ServerUrls:                    []*url.URL{&u},
+		TlsCfg:                        tc,
+		KeepAlive:                     b.cfg.KeepAlive,
+		CleanStartOnInitialConnection: false,
+		SessionExpiryInterval:         b.cfg.SessionExpiry,
+		ReconnectBackoff:              backoff,
+		ConnectTimeout:                10 * time.Second,
+		WillMessage:                   &paho.WillMessage{Topic: b.statusTopic, Payload: []byte("offline"), QoS: 1, Retain: true},
+		OnConnectionUp:                b.onUp,
+		OnConnectionDown: func() bool {
+			b.connected.Store(false)
+			b.log.Warn().Msg("mqtt connection lost; reconnecting")
+			b.notify(brokerEvent{up: false})
+			return true
+		},
+		OnConnectError: func(err error) {
+			b.log.Warn().Err(err).Str("broker", b.cfg.BrokerURL.Redacted()).Msg("mqtt connect failed; retrying")
+		},
+		ClientConfig: paho.ClientConfig{
+			ClientID: b.cfg.ClientID(),
+			OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
+				p := pr.Packet
+				b.in <- translate.Message{Topic: p.Topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain}
+				return true, nil
+			}},
+			OnClientError: func(err error) { b.log.Warn().Err(err).Msg("mqtt client problem") },
+		},
+	}
+	if b.cfg.Username != "" && b.cfg.Password != "" {
+		cc.ConnectUsername = b.cfg.Username
+		cc.ConnectPassword = []byte(b.cfg.Password)
+	}
+	b.cm, err = autopaho.NewConnection(ctx, cc)
+	if err != nil {
+		return fmt.Errorf("start mqtt connection: %w", err)
+	}
+	return nil
+}
+
+// onUp runs on every (re)connect: publish online, then subscribe. It must
+// not block, so the work happens in a goroutine.
+func (b *broker) onUp(cm *autopaho.ConnectionManager, _ *paho.Connack) {
+	n := b.connects.Add(1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := cm.Publish(ctx, &paho.Publish{Topic: b.statusTopic, Payload: []byte("online"), QoS: 1, Retain: true}); err != nil {
+			b.log.Warn().Err(err).Msg("publish online status failed")
+		}
+		opts := make([]paho.SubscribeOptions, 0, len(b.subs)+len(b.sweepSubs))
+		for _, s := range b.subs {
+			opts = append(opts, paho.SubscribeOptions{Topic: s, QoS: 1})
+		}
+		if n == 1 {
+			for _, s := range b.sweepSubs {
+				opts = append(opts, paho.SubscribeOptions{Topic: s, QoS: 1})
+			}
+		}
+		if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: opts}); err != nil {
+			b.log.Error().Err(err).Msg("subscribe failed")
+		}
+		b.connected.Store(true)
+		b.log.Info().Str("broker", b.cfg.BrokerURL.Redacted()).Str("client_id", b.cfg.ClientID()).Int64("connection", n).Msg("mqtt connected, status online")
+		b.notify(brokerEvent{up: true, reconnect: n > 1})
+	}()
+}
+
+// notify tells the engine goroutine about the connection without ever
+// blocking a paho callback.
+func (b *broker) notify(ev brokerEvent) {
+	select {
+	case b.events <- ev:
+	default:
+		b.log.Warn().Msg("connection event dropped: engine is busy")
+	}
+}
+
+// publish queues a message; the queue is delivered in order and survives a
+// reconnect.
+func (b *broker) publish(ctx context.Context, m translate.Message) {
+	p := &paho.Publish{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain}
+	if err := b.cm.PublishViaQueue(ctx, &autopaho.QueuePublish{Publish: p}); err != nil {
+		b.log.Error().Err(err).Str("topic", m.Topic).Msg("queue publish failed")
+	}
+}
+
+// unsubscribe removes filters, logging failures.
+func (b *broker) unsubscribe(ctx context.Context, filters []string) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := b.cm.Unsubscribe(ctx, &paho.Unsubscribe{Topics: filters}); err != nil {
+		b.log.Debug().Err(err).Msg("unsubscribe failed")
+	}
+}
+
+// shutdown publishes the retained offline status and disconnects, bounded by
+// ctx.
+func (b *broker) shutdown(ctx context.Context) {
+	if b.cm == nil {
+		return
+	}
+	if b.connected.Load() {
+		if _, err := b.cm.Publish(ctx, &paho.Publish{Topic: b.statusTopic, Payload: []byte("offline"), QoS: 1, Retain: true}); err != nil {
+			b.log.Warn().Err(err).Msg("publish offline status failed")
+		}
+	}
+	if err := b.cm.Disconnect(ctx); err != nil {
+		b.log.Debug().Err(err).Msg("disconnect")
+	}
+}

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/iot2mqtt/zigbee2mqtt-translator/mapping"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/upstream"
+	"github.com/rs/zerolog"
+)
+
+// shutdownBudget bounds the graceful shutdown after SIGTERM/SIGINT.
+const shutdownBudget = 10 * time.Second
+
+// daemon is the running translator: configuration, engine, broker and (in
+// embedded mode) the Zigbee2MQTT supervisor.
+type daemon struct {
+	cfg      *Config
+	inst     *upstream.Instance
+	log      zerolog.Logger
+	engine   *translate.Engine
+	broker   *broker
+	health   *upstream.Health
+	embedded *embeddedZ2M // nil in translator-only mode
+	control  chan func()  // work to run on the engine goroutine
+	started  time.Time
+}
+
+func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := newFlagSet("run")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	cfg, notes, err := LoadConfig()
+	if err != nil {
+		fmt.Fprintf(stderr, "ERROR configuration is invalid:\n%v\n", err)
+		return exitError{code: 2}
+	}
+	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	for _, n := range notes {
+		log.Info().Msg(n)
+	}
+	d, err := newDaemon(cfg, log)
+	if err != nil {
+		log.Error().Msg(strings.ReplaceAll(err.Error(), "\n", "; "))
+		return exitError{code: 2}
+	}
+	return d.run(ctx)
+}
+
+func newDaemon(cfg *Config, log zerolog.Logger) (*daemon, error) {
+	inst, err := upstream.LoadInstance(cfg.InstancePath(), cfg.InstanceName, cfg.Home)
+	if err != nil {
+		return nil, fmt.Errorf("instance configuration is invalid: %w", err)
+	}
+	rules, source, err := loadRules(cfg.MappingsDir, inst.Mappings, cfg.InstancePath())
+	if err != nil {
+		return nil, fmt.Errorf("mapping rules are invalid:\n%w", err)
+	}
+	log.Info().Str("pack", source).Int("blocks", len(rules.Blocks())).Msg("mapping rules loaded")
+
+	started := time.Now()
+	mode := "translator-only"
+	if inst.Embedded() {
+		mode = "embedded"
+	}
+	overrides := map[string]translate.Override{}
+	for _, o := range inst.Devices {
+		overrides[o.IEEE] = translate.Override{DeviceID: o.DeviceID, FriendlyName: o.FriendlyName, Enabled: o.Enabled, Model: o.Model}
+	}
+	var groups []translate.Group
+	for _, g := range inst.Groups {
+		groups = append(groups, translate.Group{ID: g.GroupID, Devices: g.Devices})
+	}
+	engine := translate.New(translate.Config{
+		BaseTopic:            cfg.BaseTopic,
+		InstanceID:           cfg.InstanceName,
+		ConnectorType:        inst.ConnectorType,
+		Z2MBaseTopic:         inst.Z2MBaseTopic,
+		QoS:                  cfg.QoS,
+		RetainState:          cfg.Retain,
+		StateKeyTopics:       inst.StateKeyTopics,
+		CommandTimeout:       time.Duration(inst.CommandTimeoutMS) * time.Millisecond,
+		SleepyCommandTimeout: time.Duration(inst.SleepyCommandTimeoutMS) * time.Millisecond,
+		Overrides:            overrides,
+		Groups:               groups,
+		Version:              version,
+		Mode:                 mode,
+		StartedAt:            started,
+	}, rules)
+	d := &daemon{cfg: cfg, inst: inst, log: log, engine: engine, control: make(chan func(), 16), started: started}
+	d.broker = newBroker(cfg, log.With().Str("component", "mqtt").Logger(), engine.StatusTopic(), engine.Subscriptions(), engine.SweepSubscriptions())
+	if inst.Embedded() {
+		d.embedded, err = newEmbedded(cfg, inst, log.With().Str("component", "upstream").Logger())
+		if err != nil {
+			return nil, err
+		}
+		d.health = upstream.NewHealth(d.embedded.running)
+	} else {
+		log.Info().Str("zigbee2mqtt_base_topic", inst.Z2MBaseTopic).Msg("translator-only mode: no serial_port in the instance JSON, so no Zigbee2MQTT is started; translating for a Zigbee2MQTT elsewhere on the broker")
+		d.health = upstream.NewHealth(nil)
+	}
+	return d, nil
+}
+
+func (d *daemon) run(ctx context.Context) error {
+	log := d.log
+	log.Info().Str("version", version).Str("instance", d.cfg.InstanceName).Str("broker", d.cfg.BrokerURL.Redacted()).
+		Str("base_topic", d.cfg.BaseTopic).Msg("translator starting")
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	defer cancelRun()
+	if err := d.broker.start(runCtx); err != nil {
+		return err
+	}
+	httpSrv, err := d.startHTTP()
+	if err != nil {
+		return err
+	}
+	if d.embedded != nil {
+		if err := d.embedded.start(runCtx, d.publishError); err != nil {
+			return err
+		}
+	}
+
+	engineDone := make(chan struct{})
+	go func() {
+		defer close(engineDone)
+		d.loop(runCtx, hup)
+	}()
+
+	<-ctx.Done()
+	log.Info().Msg("signal received, shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownBudget)
+	defer cancel()
+	cancelEngine := make(chan struct{})
+	d.control <- func() { close(cancelEngine) }
+	select {
+	case <-cancelEngine:
+	case <-time.After(2 * time.Second):
+	}
+	d.broker.shutdown(shutdownCtx)
+	if d.embedded != nil {
+		d.embedded.stop(shutdownCtx)
+	}
+	if httpSrv != nil {
+		_ = httpSrv.Shutdown(shutdownCtx)
+	}
+	cancelRun()
+	<-engineDone
+	log.Info().Msg("translator stopped")
+	return nil
+}
+
+// loop is the engine goroutine: it alone touches the engine.
+func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var sweepDone <-chan time.Time
+	sweeping := true
+	resetTimer := func() {
+		if dl, ok := d.engine.NextDeadline(); ok {
+			timer.Reset(max(time.Until(dl), time.Millisecond))
+		} else {
+			timer.Reset(time.Hour)
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case msg := <-d.broker.in:
+			res := d.engine.Handle(msg, time.Now())
+			d.apply(ctx, res)
+			n := len(d.broker.in)
+			for i := 0; i < n; i++ { // drain a burst before re-arming timers
+				d.apply(ctx, d.engine.Handle(<-d.broker.in, time.Now()))
+			}
+			if sweeping && sweepDone == nil && d.engine.DevicesKnown() {
+				sweepDone = time.After(5 * time.Second)
+			}
+			d.health.SetBridgeState(bridgeState(d.engine))
+			if d.embedded != nil && d.engine.BridgeOnline() {
+				d.embedded.bridgeOnline(func(m translate.Message) { d.broker.publish(ctx, m) })
+			}
+			resetTimer()
+		case <-timer.C:
+			d.apply(ctx, d.engine.Tick(time.Now()))
+			resetTimer()
+		case <-sweepDone:
+			sweeping, sweepDone = false, nil
+			go d.broker.unsubscribe(ctx, d.engine.SweepSubscriptions())
+		case ev := <-d.broker.events:
+			d.health.SetMQTTConnected(ev.up)
+			if !ev.up {
+				continue
+			}
+			if ev.reconnect {
+				d.log.Info().Msg("reconnected; republishing retained state")
+				d.apply(ctx, d.engine.Republish(time.Now()))
+			} else {
+				d.apply(ctx, d.engine.Startup(time.Now()))
+			}
+		case <-hup:
+			d.reload("SIGHUP")
+		case f := <-d.control:
+			f()
+		}
+	}
+}
+
+func bridgeState(e *translate.Engine) string {
+	if e.BridgeOnline() {
+		return "online"
+	}
+	return "offline"
+}
+
+// apply publishes a result and logs its diagnostics.
+func (d *daemon) apply(ctx context.Context, res translate.Result) {
+	for _, m := range res.Publish {
+		d.broker.publish(ctx, m)
+	}
+	for _, diag := range res.Diagnostics {
+		ev := d.log.WithLevel(levelOf(diag.Level))
+		if diag.Topic != "" {
+			ev = ev.Str("topic", diag.Topic)
+		}
+		if diag.DeviceID != "" {
+			ev = ev.Str("device_id", diag.DeviceID)
+		}
+		if diag.Detail != "" {
+			ev = ev.Str("detail", diag.Detail)
+		}
+		ev.Msg(diag.Msg)
+	}
+}
+
+func levelOf(s string) zerolog.Level {
+	switch s {
+	case "debug":
+		return zerolog.DebugLevel
+	case "warn":
+		return zerolog.WarnLevel
+	case "error":
+		return zerolog.ErrorLevel
+	}
+	return zerolog.InfoLevel
+}
+
+// reload recompiles the mapping rules; on any error the old rules stay and
+// the errors are logged and published. It runs on the engine goroutine.
+func (d *daemon) reload(trigger string) {
+	inst, err := upstream.LoadInstance(d.cfg.InstancePath(), d.cfg.InstanceName, d.cfg.Home)
+	var rules *mapping.Set
+	if err == nil {
+		rules, _, err = loadRules(d.cfg.MappingsDir, inst.Mappings, d.cfg.InstancePath())
+	}
+	if err != nil {
+		d.log.Error().Str("trigger", trigger).Msg("reload failed; keeping the previous rules: " + strings.ReplaceAll(err.Error(), "\n", "; "))
+		d.publishError("RELOAD_FAILED", "reload failed; keeping the previous rules: "+err.Error(), "error")
+		return
+	}
+	d.engine.SetRules(rules)
+	d.log.Info().Str("trigger", trigger).Int("blocks", len(rules.Blocks())).Msg("mapping rules reloaded")
+}
+
+// publishError publishes an instance-level error {timestamp, error_code,
+// message, severity}. It is safe from any goroutine.
+func (d *daemon) publishError(code, msg, severity string) {
+	payload, _ := json.Marshal(map[string]string{"timestamp": translate.Timestamp(time.Now()), "error_code": code, "message": msg, "severity": severity})
+	d.broker.publish(context.Background(), translate.Message{Topic: d.engine.Prefix() + "error", Payload: payload, QoS: d.cfg.QoS})
+}
