@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The project's test command: installs what a fresh machine lacks (the
+# Debian package mosquitto for the integration tests, the pinned
+# Zigbee2MQTT from npm for the embedded tests), then runs every test.
+# Extra arguments go to `go test` (e.g. test/run.sh -run Daemon -v).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else "$@"; fi; }
+
+if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
+  echo "test/run.sh: installing mosquitto (Debian package)"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq mosquitto mosquitto-clients >/dev/null
+fi
+
+bash upstream/install.sh
+
+go vet ./...
+go test -count=1 "$@" ./...

@@ -1,0 +1,145 @@
+package translate_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iot2mqtt/zigbee2mqtt-translator/mapping"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/mappings"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
+)
+
+var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+const lamp = "IoT2mqtt/v1/instances/zb/devices/0x000d6ffffe1a2b3c/"
+
+func newEngine(tb testing.TB, cfg translate.Config) *translate.Engine {
+	tb.Helper()
+	files, err := mapping.LoadFS(mappings.Files, "*.yaml", mapping.LayerPack, "mappings")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	set, err := mapping.Compile(append([]mapping.File{mapping.GenericFile()}, files...))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if cfg.BaseTopic == "" {
+		cfg = translate.Config{BaseTopic: "IoT2mqtt", InstanceID: "zb", Z2MBaseTopic: "zigbee2mqtt", QoS: 1, RetainState: true, StateKeyTopics: cfg.StateKeyTopics}
+	}
+	e := translate.New(cfg, set)
+	devices, err := os.ReadFile("testdata/light_devices.json")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.Handle(translate.Message{Topic: "zigbee2mqtt/bridge/devices", Payload: devices, Retain: true}, t0)
+	return e
+}
+
+// find returns the payload published on topic, failing when absent.
+func find(t *testing.T, r translate.Result, topic string) translate.Message {
+	t.Helper()
+	for _, m := range r.Publish {
+		if m.Topic == topic {
+			return m
+		}
+	}
+	var got []string
+	for _, m := range r.Publish {
+		got = append(got, m.Topic)
+	}
+	t.Fatalf("nothing published on %s; got %s", topic, strings.Join(got, ", "))
+	return translate.Message{}
+}
+
+func TestEngine_PartialPayloadsMerge(t *testing.T) {
+	e := newEngine(t, translate.Config{})
+	e.Handle(translate.Message{Topic: "zigbee2mqtt/living room/lamp", Payload: []byte(`{"state":"ON","brightness":254}`)}, t0)
+	r := e.Handle(translate.Message{Topic: "zigbee2mqtt/living room/lamp", Payload: []byte(`{"color_temp":250}`)}, t0.Add(time.Second))
+	got := string(find(t, r, lamp+"state").Payload)
+	want := `{"timestamp":"2026-11-24T12:00:01.000000Z","device_id":"0x000d6ffffe1a2b3c","state":{"power":true,"brightness":100,"color_temp":4000,"online":true,"last_update":"2026-11-24T12:00:01.000000Z"}}`
+	if got != want {
+		t.Errorf("envelope =\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestEngine_StateKeyTopicsOnlyOnChange(t *testing.T) {
+	e := newEngine(t, translate.Config{StateKeyTopics: true})
+	e.Handle(translate.Message{Topic: "zigbee2mqtt/living room/lamp", Payload: []byte(`{"state":"ON","brightness":254}`)}, t0)
+	r := e.Handle(translate.Message{Topic: "zigbee2mqtt/living room/lamp", Payload: []byte(`{"state":"ON","brightness":127}`)}, t0)
+	var keys []string
+	for _, m := range r.Publish {
+		if k, ok := strings.CutPrefix(m.Topic, lamp+"state/"); ok {
+			keys = append(keys, k+"="+string(m.Payload))
+		}
+	}
+	if got, want := strings.Join(keys, " "), "brightness=50"; got != want {
+		t.Errorf("state/{key} publications = %q, want %q", got, want)
+	}
+}
+
+func TestEngine_UnknownDeviceBufferedUntilDeviceList(t *testing.T) {
+	files, _ := mapping.LoadFS(mappings.Files, "*.yaml", mapping.LayerPack, "mappings")
+	set, _ := mapping.Compile(append([]mapping.File{mapping.GenericFile()}, files...))
+	e := translate.New(translate.Config{BaseTopic: "IoT2mqtt", InstanceID: "zb", Z2MBaseTopic: "zigbee2mqtt", QoS: 1, RetainState: true}, set)
+	// Retained state can arrive before the retained device list.
+	r := e.Handle(translate.Message{Topic: "zigbee2mqtt/living room/lamp", Payload: []byte(`{"state":"ON"}`), Retain: true}, t0)
+	if len(r.Publish) != 0 {
+		t.Fatalf("published before the device list: %v", r.Publish)
+	}
+	devices, _ := os.ReadFile("testdata/light_devices.json")
+	r = e.Handle(translate.Message{Topic: "zigbee2mqtt/bridge/devices", Payload: devices, Retain: true}, t0)
+	if m := find(t, r, lamp+"state"); !strings.Contains(string(m.Payload), `"power":true`) {
+		t.Errorf("buffered state not replayed: %s", m.Payload)
+	}
+}
+
+func TestEngine_ActionBecomesEvent(t *testing.T) {
+	e := newEngine(t, translate.Config{})
+	r := e.Handle(translate.Message{Topic: "zigbee2mqtt/living room/lamp", Payload: []byte(`{"action":"brightness_move_up","action_rate":195,"brightness":10}`)}, t0)
+	ev := find(t, r, lamp+"events")
+	if got, want := string(ev.Payload), `{"timestamp":"2026-11-24T12:00:00.000000Z","event":"brightness_move_up","data":{"action":"brightness_move_up","action_rate":195}}`; got != want {
+		t.Errorf("event = %s\nwant %s", got, want)
+	}
+	if ev.Retain {
+		t.Error("event is retained")
+	}
+	g := find(t, r, "IoT2mqtt/v1/global/events")
+	if !strings.Contains(string(g.Payload), `"source":"zb_0x000d6ffffe1a2b3c"`) {
+		t.Errorf("global event lacks source: %s", g.Payload)
+	}
+	if st := string(find(t, r, lamp+"state").Payload); strings.Contains(st, "action") {
+		t.Errorf("action leaked into state: %s", st)
+	}
+}
+
+// BenchmarkEngine_LightState is the hot path: one Zigbee2MQTT light state
+// message in, the IoT2MQTT envelope out.
+func BenchmarkEngine_LightState(b *testing.B) {
+	e := newEngine(b, translate.Config{})
+	msg := translate.Message{Topic: "zigbee2mqtt/living room/lamp", Payload: []byte(`{"brightness":254,"color_mode":"color_temp","color_temp":370,"linkquality":120,"state":"ON","update":{"installed_version":587814449,"latest_version":587814449,"state":"idle"}}`)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := e.Handle(msg, t0)
+		if len(r.Publish) != 1 {
+			b.Fatalf("published %d messages", len(r.Publish))
+		}
+	}
+}
+
+// BenchmarkEngine_LightStateWithKeyTopics adds the state/{key} topics for
+// a value that changes every message.
+func BenchmarkEngine_LightStateWithKeyTopics(b *testing.B) {
+	e := newEngine(b, translate.Config{StateKeyTopics: true})
+	msgs := []translate.Message{
+		{Topic: "zigbee2mqtt/living room/lamp", Payload: []byte(`{"brightness":254,"color_temp":370,"linkquality":120,"state":"ON"}`)},
+		{Topic: "zigbee2mqtt/living room/lamp", Payload: []byte(`{"brightness":127,"color_temp":370,"linkquality":120,"state":"ON"}`)},
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		e.Handle(msgs[i%2], t0)
+	}
+}
