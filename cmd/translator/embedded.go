@@ -50,6 +50,13 @@ func newEmbedded(cfg *Config, inst *upstream.Instance, log zerolog.Logger) (*emb
 	if err != nil {
 		return nil, err
 	}
+	// Zigbee2MQTT saves device names and groups in configuration.yaml; keep
+	// them across restarts.
+	if prev, err := upstream.ReadConfig(inst.DataDir); err == nil && len(prev) > 0 {
+		if data, err = upstream.KeepRuntimeSections(prev, data); err != nil {
+			return nil, err
+		}
+	}
 	if err := upstream.ValidateInstalled(installDir, data); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,9 @@
 //
 //	translator [run]            run the daemon (the default)
 //	translator check [files…]   validate mapping files
+//	translator replay DIR…      replay recorded fixtures
+//	translator record DIR       record live traffic into a fixture
+//	translator sandbox          broker, simulated Zigbee2MQTT and translator
 //	translator health           exit 0 when the running daemon is healthy
 //	translator version          print the version
 package main
@@ -61,6 +64,10 @@ const usage = `translator: IoT2MQTT wrapper for Zigbee2MQTT
 Usage:
   translator [run]             run the daemon (configured by the environment)
   translator check [files...]  validate mapping files (default: $MAPPINGS_DIR/*.yaml)
+  translator replay [-update] DIR...  replay recorded fixtures through the mappings
+  translator record [flags] DIR      record live Zigbee2MQTT traffic into a fixture
+  translator sandbox [flags]         try it without hardware: broker, simulated
+                                     Zigbee2MQTT and translator in one process
   translator health            exit 0 when the running daemon is healthy
   translator version           print the version
 `
@@ -76,6 +83,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDaemon(ctx, args, stderr)
 	case "check":
 		return runCheck(args, stdout)
+	case "replay":
+		return runReplay(args, stdout)
+	case "record":
+		return runRecord(ctx, args, stdout, stderr)
+	case "sandbox":
+		return runSandbox(ctx, args, stdout, stderr)
 	case "health":
 		return runHealth(ctx, args, stdout)
 	case "version":

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/replay"
+)
+
+// runRecord records live traffic into DIR/input.jsonl.
+func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("record")
+	brokerFlag := fs.String("broker", "mqtt://127.0.0.1:1883", "broker URL (mqtt:// or mqtts://)")
+	user := fs.String("username", os.Getenv("MQTT_USERNAME"), "broker user name")
+	pass := fs.String("password", os.Getenv("MQTT_PASSWORD"), "broker password (default $MQTT_PASSWORD)")
+	z2mTopic := fs.String("z2m-topic", "zigbee2mqtt", "Zigbee2MQTT base topic")
+	commands := fs.String("commands", "", "also record IoT2MQTT commands under this base topic (e.g. IoT2mqtt)")
+	duration := fs.Duration("duration", 0, "stop after this long (default: until Ctrl-C)")
+	anonymize := fs.Bool("anonymize", false, "rewrite IEEE addresses and friendly names to stable fake ones")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if fs.NArg() != 1 {
+		return usageError{"record needs one fixture directory"}
+	}
+	dir := fs.Arg(0)
+	u, err := url.Parse(*brokerFlag)
+	if err != nil || u.Host == "" {
+		return usageError{fmt.Sprintf("-broker %q is not a URL like mqtt://host:1883", *brokerFlag)}
+	}
+	var conn net.Conn
+	if u.Scheme == "mqtts" || u.Scheme == "tls" {
+		conn, err = tls.Dial("tcp", u.Host, &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12})
+	} else {
+		conn, err = net.Dial("tcp", u.Host)
+	}
+	if err != nil {
+		return fmt.Errorf("record: connect %s: %w", u.Redacted(), err)
+	}
+	rec := &recorder{start: time.Now()}
+	cli := paho.NewClient(paho.ClientConfig{
+		Conn: conn,
+		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
+			rec.add(pr.Packet.Topic, pr.Packet.Payload, pr.Packet.QoS, pr.Packet.Retain)
+			return true, nil
+		}},
+	})
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cp := &paho.Connect{ClientID: fmt.Sprintf("translator-record-%d", os.Getpid()), CleanStart: true, KeepAlive: 30}
+	if *user != "" {
+		cp.Username, cp.UsernameFlag = *user, true
+		cp.Password, cp.PasswordFlag = []byte(*pass), *pass != ""
+	}
+	if ca, err := cli.Connect(cctx, cp); err != nil {
+		return fmt.Errorf("record: connect: %w", err)
+	} else if ca.ReasonCode != 0 {
+		return fmt.Errorf("record: broker refused the connection (reason %d)", ca.ReasonCode)
+	}
+	subs := []paho.SubscribeOptions{{Topic: *z2mTopic + "/#", QoS: 1, RetainAsPublished: true}}
+	if *commands != "" {
+		for _, f := range []string{"devices/+/cmd", "devices/+/get", "groups/+/cmd", "meta/request/+"} {
+			subs = append(subs, paho.SubscribeOptions{Topic: *commands + "/v1/instances/+/" + f, QoS: 1, RetainAsPublished: true})
+		}
+	}
+	if _, err := cli.Subscribe(cctx, &paho.Subscribe{Subscriptions: subs}); err != nil {
+		return fmt.Errorf("record: subscribe: %w", err)
+	}
+	fmt.Fprintf(stderr, "recording %s/# from %s", *z2mTopic, u.Redacted())
+	if *duration > 0 {
+		fmt.Fprintf(stderr, " for %s", *duration)
+	}
+	fmt.Fprintln(stderr, "; Ctrl-C to stop")
+	var wait <-chan time.Time
+	if *duration > 0 {
+		wait = time.After(*duration)
+	}
+	select {
+	case <-ctx.Done():
+	case <-wait:
+	}
+	_ = cli.Disconnect(&paho.Disconnect{})
+
+	lines := rec.lines()
+	replay.Redact(lines)
+	if *anonymize {
+		replay.Anonymize(lines, *z2mTopic)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	path := filepath.Join(dir, "input.jsonl")
+	if err := replay.WriteLines(path, lines); err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote %d messages to %s\nnext: translator replay -update %s, then review expected.jsonl\n", len(lines), path, dir)
+	return nil
+}
+
+// recorder collects messages with their time offsets.
+type recorder struct {
+	mu    sync.Mutex
+	start time.Time
+	got   []replay.Line
+}
+
+func (r *recorder) add(topic string, payload []byte, qos byte, retain bool) {
+	l := replay.Line{Topic: topic, QoS: qos, Retain: retain}
+	l.T = float64(time.Since(r.start).Milliseconds()) / 1000
+	l.SetPayload(payload)
+	r.mu.Lock()
+	r.got = append(r.got, l)
+	r.mu.Unlock()
+}
+
+func (r *recorder) lines() []replay.Line {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]replay.Line(nil), r.got...)
+}

@@ -1,0 +1,323 @@
+package main
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/replay"
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+)
+
+//go:embed sandbox.jsonl
+var sandboxFixture []byte
+
+// runSandbox starts an embedded broker (unless -broker is given), a
+// simulated Zigbee2MQTT driven by a fixture, and the translator, and prints
+// the translated traffic.
+func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("sandbox")
+	brokerFlag := fs.String("broker", "", "use this broker (mqtt://host:port) instead of the embedded one")
+	listen := fs.String("listen", "127.0.0.1:1883", "embedded broker address (a free port is used when busy)")
+	fixture := fs.String("fixture", "", "input.jsonl (or fixture directory) for the simulated network (default: a built-in demo network)")
+	quiet := fs.Bool("quiet", false, "do not print translated traffic")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	lines, err := sandboxLines(*fixture)
+	if err != nil {
+		return err
+	}
+	brokerURL := *brokerFlag
+	if brokerURL == "" {
+		addr, stop, err := startEmbeddedBroker(*listen)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		brokerURL = "mqtt://" + addr
+	}
+	u, err := url.Parse(brokerURL)
+	if err != nil || u.Host == "" {
+		return usageError{fmt.Sprintf("-broker %q is not a URL like mqtt://host:1883", brokerURL)}
+	}
+	home, err := os.MkdirTemp("", "translator-sandbox")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(home)
+	if err := os.MkdirAll(filepath.Join(home, "instances"), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(home, "instances", "sandbox.json"), []byte(`{"instance_id":"sandbox","connector_type":"zigbee2mqtt","connection":{},"devices":[]}`), 0o644); err != nil {
+		return err
+	}
+
+	sim, err := startSimulator(ctx, u.Host, lines)
+	if err != nil {
+		return err
+	}
+	defer sim.close()
+
+	port, _ := strconv.Atoi(u.Port())
+	cfg := &Config{InstanceName: "sandbox", Home: home, BrokerURL: &url.URL{Scheme: "mqtt", Host: u.Host}, BaseTopic: "IoT2mqtt",
+		ClientPrefix: "iot2mqtt", QoS: 1, Retain: true, KeepAlive: 30, LogLevel: "WARNING", LogFormat: "console",
+		MappingsDir: filepath.Join(home, "no-pack-here")}
+	if st, err := os.Stat("mappings"); err == nil && st.IsDir() {
+		cfg.MappingsDir, _ = filepath.Abs("mappings")
+	}
+	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	d, err := newDaemon(cfg, log)
+	if err != nil {
+		return err
+	}
+	devs := sim.deviceIEEEs()
+	example := "<ieee>"
+	if len(devs) > 0 {
+		example = devs[0]
+	}
+	fmt.Fprintf(stdout, `translator sandbox
+  broker:     %s
+  watch:      mosquitto_sub -h %s -p %d -t 'IoT2mqtt/#' -v
+  command:    mosquitto_pub -h %s -p %d -t 'IoT2mqtt/v1/instances/sandbox/devices/%s/cmd' -m '{"id":"1","values":{"power":"toggle"}}'
+  devices:    %s
+  Ctrl-C stops everything.
+
+`, brokerURL, u.Hostname(), port, u.Hostname(), port, example, strings.Join(devs, " "))
+	if !*quiet {
+		if err := watchTraffic(ctx, u.Host, stdout); err != nil {
+			return err
+		}
+	}
+	return d.run(ctx)
+}
+
+// sandboxLines reads the fixture for the simulator.
+func sandboxLines(path string) ([]replay.Line, error) {
+	if path == "" {
+		tmp, err := os.CreateTemp("", "sandbox-*.jsonl")
+		if err != nil {
+			return nil, err
+		}
+		defer os.Remove(tmp.Name())
+		if _, err := tmp.Write(sandboxFixture); err != nil {
+			return nil, err
+		}
+		tmp.Close()
+		path = tmp.Name()
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, "input.jsonl")
+	}
+	return replay.ReadLines(path)
+}
+
+// startEmbeddedBroker runs an in-process MQTT broker; it listens on addr,
+// or on a free loopback port when addr is taken.
+func startEmbeddedBroker(addr string) (string, func(), error) {
+	if ln, err := net.Listen("tcp", addr); err == nil {
+		ln.Close()
+	} else {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", nil, err
+		}
+		addr = ln.Addr().String()
+		ln.Close()
+	}
+	srv := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+		return "", nil, err
+	}
+	if err := srv.AddListener(listeners.NewTCP(listeners.Config{ID: "sandbox", Address: addr})); err != nil {
+		return "", nil, fmt.Errorf("sandbox broker: %w", err)
+	}
+	go func() { _ = srv.Serve() }()
+	for i := 0; i < 50; i++ {
+		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return addr, func() { _ = srv.Close() }, nil
+}
+
+func dialPaho(ctx context.Context, host, id string, onMsg func(*paho.Publish)) (*paho.Client, error) {
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		return nil, err
+	}
+	cli := paho.NewClient(paho.ClientConfig{Conn: conn, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
+		func(pr paho.PublishReceived) (bool, error) { onMsg(pr.Packet); return true, nil },
+	}})
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := cli.Connect(cctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30}); err != nil {
+		return nil, err
+	}
+	return cli, nil
+}
+
+// watchTraffic prints every IoT2MQTT publication, one line each.
+func watchTraffic(ctx context.Context, host string, w io.Writer) error {
+	var mu sync.Mutex
+	cli, err := dialPaho(ctx, host, "sandbox-watch", func(p *paho.Publish) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(w, "%s  %s  %s\n", time.Now().Format("15:04:05.000"), p.Topic, p.Payload)
+	})
+	if err != nil {
+		return fmt.Errorf("sandbox watcher: %w", err)
+	}
+	_, err = cli.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "IoT2mqtt/#", QoS: 0}}})
+	return err
+}
+
+// simulator plays a fixture's Zigbee2MQTT messages and answers set requests
+// with the state echo a real device gives.
+type simulator struct {
+	cli    *paho.Client
+	mu     sync.Mutex
+	states map[string][]byte // friendly name → last state
+	ieees  []string
+	base   string
+}
+
+func startSimulator(ctx context.Context, host string, lines []replay.Line) (*simulator, error) {
+	s := &simulator{states: map[string][]byte{}, base: "zigbee2mqtt"}
+	for _, l := range lines {
+		if strings.HasSuffix(l.Topic, "/bridge/devices") {
+			gjson.ParseBytes(l.Payload).ForEach(func(_, v gjson.Result) bool {
+				if v.Get("type").String() != "Coordinator" {
+					s.ieees = append(s.ieees, v.Get("ieee_address").String())
+				}
+				return true
+			})
+		}
+	}
+	cli, err := dialPaho(ctx, host, "sandbox-zigbee2mqtt", s.onMessage)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox zigbee2mqtt: %w", err)
+	}
+	s.cli = cli
+	if _, err := cli.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: s.base + "/#", QoS: 1, NoLocal: true}}}); err != nil {
+		return nil, err
+	}
+	go s.play(ctx, lines)
+	return s, nil
+}
+
+func (s *simulator) deviceIEEEs() []string {
+	out := append([]string(nil), s.ieees...)
+	sort.Strings(out)
+	return out
+}
+
+func (s *simulator) close() { _ = s.cli.Disconnect(&paho.Disconnect{}) }
+
+func (s *simulator) publish(topic string, payload []byte, retain bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = s.cli.Publish(ctx, &paho.Publish{Topic: topic, Payload: payload, QoS: 1, Retain: retain})
+}
+
+// play publishes the fixture's Zigbee2MQTT messages at their times.
+func (s *simulator) play(ctx context.Context, lines []replay.Line) {
+	start := time.Now()
+	for _, l := range lines {
+		if l.Tick || !strings.HasPrefix(l.Topic, s.base+"/") {
+			continue
+		}
+		if d := time.Until(start.Add(time.Duration(l.T * float64(time.Second)))); d > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(d):
+			}
+		}
+		name := strings.TrimPrefix(l.Topic, s.base+"/")
+		if !strings.HasPrefix(name, "bridge/") && !strings.HasSuffix(name, "/availability") && l.Payload != nil {
+			s.mu.Lock()
+			s.states[name] = merge(s.states[name], l.Payload)
+			s.mu.Unlock()
+		}
+		s.publish(l.Topic, l.Bytes(), l.Retain)
+	}
+}
+
+// onMessage answers `<name>/set` with a state echo and bridge requests
+// with an ok response.
+func (s *simulator) onMessage(p *paho.Publish) {
+	rest := strings.TrimPrefix(p.Topic, s.base+"/")
+	if req, ok := strings.CutPrefix(rest, "bridge/request/"); ok {
+		resp := []byte(`{"status":"ok","data":{}}`)
+		if tx := gjson.GetBytes(p.Payload, "transaction"); tx.Exists() {
+			resp, _ = sjson.SetBytes(resp, "transaction", tx.Value())
+		}
+		go s.publish(s.base+"/bridge/response/"+req, resp, false)
+		return
+	}
+	name, ok := strings.CutSuffix(rest, "/set")
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	prev, known := s.states[name]
+	if !known {
+		s.mu.Unlock()
+		return
+	}
+	set := gjson.ParseBytes(p.Payload)
+	echo := []byte(prev)
+	set.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "transition", "effect":
+			return true
+		case "state":
+			if strings.EqualFold(v.String(), "toggle") {
+				next := "ON"
+				if gjson.GetBytes(prev, "state").String() == "ON" {
+					next = "OFF"
+				}
+				echo, _ = sjson.SetBytes(echo, "state", next)
+				return true
+			}
+		}
+		echo, _ = sjson.SetRawBytes(echo, k.Str, []byte(v.Raw))
+		return true
+	})
+	s.states[name] = echo
+	s.mu.Unlock()
+	go s.publish(p.Topic[:len(p.Topic)-len("/set")], echo, false)
+}
+
+func merge(prev []byte, next json.RawMessage) []byte {
+	if prev == nil {
+		return append([]byte(nil), next...)
+	}
+	out := append([]byte(nil), prev...)
+	gjson.ParseBytes(next).ForEach(func(k, v gjson.Result) bool {
+		out, _ = sjson.SetRawBytes(out, k.Str, []byte(v.Raw))
+		return true
+	})
+	return out
+}
+

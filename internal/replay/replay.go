@@ -1,0 +1,242 @@
+package replay
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/iot2mqtt/zigbee2mqtt-translator/mapping"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/mappings"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/upstream"
+)
+
+// Start is the clock at t=0 of every replay, so outputs are reproducible.
+var Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Instance is the instance id fixtures use.
+const Instance = "zb"
+
+// Options control a replay.
+type Options struct {
+	// MappingsDir replaces the default pack (the fixture's own mappings/
+	// directory wins over both).
+	MappingsDir string
+}
+
+// Outcome is the result of replaying one fixture.
+type Outcome struct {
+	Got  []Line
+	Want []Line
+	// Diff is empty when Got equals Want.
+	Diff string
+}
+
+// OK reports whether the replay matched its expectations.
+func (o *Outcome) OK() bool { return o.Diff == "" }
+
+// Run replays the fixture in dir.
+func Run(dir string, opts Options) (*Outcome, error) {
+	input, err := ReadLines(filepath.Join(dir, "input.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	engine, err := newEngine(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	o := &Outcome{}
+	for _, in := range input {
+		now := Start.Add(time.Duration(in.T * float64(time.Second)))
+		o.Got = append(o.Got, lines(engine.Tick(now))...)
+		if in.Tick {
+			continue
+		}
+		msg := translate.Message{Topic: in.Topic, Payload: in.Bytes(), QoS: in.QoS, Retain: in.Retain}
+		o.Got = append(o.Got, lines(engine.Handle(msg, now))...)
+	}
+	wantPath := filepath.Join(dir, "expected.jsonl")
+	o.Want, err = ReadLines(wantPath)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	o.Diff = Diff(format(o.Want), format(o.Got))
+	return o, nil
+}
+
+// Update rewrites the fixture's expected.jsonl with what the engine
+// publishes now.
+func Update(dir string, o *Outcome) error {
+	return WriteLines(filepath.Join(dir, "expected.jsonl"), o.Got)
+}
+
+func format(ls []Line) []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		if l.Payload != nil {
+			l.Payload = canonical(l.Payload)
+		}
+		out[i] = FormatLine(l)
+	}
+	return out
+}
+
+func newEngine(dir string, opts Options) (*translate.Engine, error) {
+	inst := &upstream.Instance{ConnectorType: "zigbee2mqtt", Z2MBaseTopic: "zigbee2mqtt", StateKeyTopics: true,
+		CommandTimeoutMS: 10000, SleepyCommandTimeoutMS: 60000}
+	instPath := filepath.Join(dir, "instance.json")
+	if data, err := os.ReadFile(instPath); err == nil {
+		inst, err = upstream.ParseInstance(data, Instance, "/tmp")
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", instPath, err)
+		}
+	}
+	files := []mapping.File{mapping.GenericFile()}
+	var pack []mapping.File
+	var err error
+	switch {
+	case isDir(filepath.Join(dir, "mappings")):
+		pack, err = mapping.LoadFS(os.DirFS(filepath.Join(dir, "mappings")), "*.yaml", mapping.LayerPack, filepath.Join(dir, "mappings"))
+	case opts.MappingsDir != "":
+		pack, err = mapping.LoadFS(os.DirFS(opts.MappingsDir), "*.yaml", mapping.LayerPack, opts.MappingsDir)
+	default:
+		pack, err = mapping.LoadFS(mappings.Files, "*.yaml", mapping.LayerPack, "mappings")
+	}
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, pack...)
+	if len(inst.Mappings) > 0 {
+		files = append(files, mapping.File{Name: instPath + ":mappings", Data: inst.Mappings, Layer: mapping.LayerInstance})
+	}
+	set, err := mapping.Compile(files)
+	if err != nil {
+		return nil, err
+	}
+	overrides := map[string]translate.Override{}
+	for _, o := range inst.Devices {
+		overrides[o.IEEE] = translate.Override{DeviceID: o.DeviceID, FriendlyName: o.FriendlyName, Enabled: o.Enabled, Model: o.Model}
+	}
+	var groups []translate.Group
+	for _, g := range inst.Groups {
+		groups = append(groups, translate.Group{ID: g.GroupID, Devices: g.Devices})
+	}
+	return translate.New(translate.Config{
+		BaseTopic:            "IoT2mqtt",
+		InstanceID:           Instance,
+		ConnectorType:        inst.ConnectorType,
+		Z2MBaseTopic:         inst.Z2MBaseTopic,
+		QoS:                  1,
+		RetainState:          true,
+		StateKeyTopics:       inst.StateKeyTopics,
+		CommandTimeout:       time.Duration(inst.CommandTimeoutMS) * time.Millisecond,
+		SleepyCommandTimeout: time.Duration(inst.SleepyCommandTimeoutMS) * time.Millisecond,
+		Overrides:            overrides,
+		Groups:               groups,
+		Version:              "replay",
+		Mode:                 "translator-only",
+		StartedAt:            Start,
+	}, set), nil
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// lines converts publications to expected-file lines with timestamps
+// normalised.
+func lines(r translate.Result) []Line {
+	out := make([]Line, 0, len(r.Publish))
+	for _, m := range r.Publish {
+		l := Line{Topic: m.Topic, QoS: m.QoS, Retain: m.Retain}
+		l.SetPayload(m.Payload)
+		if l.Payload != nil {
+			l.Payload = normaliseTimestamps(l.Payload)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+var timestampKeys = map[string]bool{"timestamp": true, "last_update": true}
+
+func normaliseTimestamps(raw json.RawMessage) json.RawMessage {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if dec.Decode(&v) != nil {
+		return raw
+	}
+	var walk func(any) any
+	walk = func(x any) any {
+		switch t := x.(type) {
+		case map[string]any:
+			for k, vv := range t {
+				if _, isString := vv.(string); isString && timestampKeys[k] {
+					t[k] = "<ts>"
+					continue
+				}
+				t[k] = walk(vv)
+			}
+		case []any:
+			for i := range t {
+				t[i] = walk(t[i])
+			}
+		}
+		return x
+	}
+	out, err := json.Marshal(walk(v))
+	if err != nil {
+		return raw
+	}
+	return out
+}
+
+// Diff is a unified-style line diff: "-" lines are expected but missing,
+// "+" lines are published but not expected. It is empty when a equals b.
+func Diff(want, got []string) string {
+	n, m := len(want), len(got)
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if want[i] == got[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var b strings.Builder
+	changed := false
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && want[i] == got[j]:
+			b.WriteString("  " + want[i] + "\n")
+			i++
+			j++
+		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
+			b.WriteString("+ " + got[j] + "\n")
+			changed = true
+			j++
+		default:
+			b.WriteString("- " + want[i] + "\n")
+			changed = true
+			i++
+		}
+	}
+	if !changed {
+		return ""
+	}
+	return b.String()
+}
