@@ -201,11 +201,14 @@ func (e *Engine) Handle(msg Message, now time.Time) Result {
 	return r
 }
 
-// Startup returns what the daemon publishes once connected: the device
-// list and info, so consumers see a consistent view straight away.
+// Startup returns what the daemon publishes once connected: the instance
+// info, and the device list when it is known (otherwise it follows as soon
+// as Zigbee2MQTT's bridge/devices arrives, so no empty list is ever shown).
 func (e *Engine) Startup(now time.Time) Result {
 	var r Result
-	e.publishDevicesList(&r)
+	if e.devicesKnown {
+		e.publishDevicesList(&r)
+	}
 	e.publishInfo(&r, now)
 	return r
 }

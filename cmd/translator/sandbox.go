@@ -195,6 +195,8 @@ func watchTraffic(ctx context.Context, host string, w io.Writer) error {
 // with the state echo a real device gives.
 type simulator struct {
 	cli    *paho.Client
+	ready  chan struct{} // closed when the translator reports online
+	once   sync.Once
 	mu     sync.Mutex
 	states map[string][]byte // friendly name → last state
 	ieees  []string
@@ -202,7 +204,7 @@ type simulator struct {
 }
 
 func startSimulator(ctx context.Context, host string, lines []replay.Line) (*simulator, error) {
-	s := &simulator{states: map[string][]byte{}, base: "zigbee2mqtt"}
+	s := &simulator{states: map[string][]byte{}, base: "zigbee2mqtt", ready: make(chan struct{})}
 	for _, l := range lines {
 		if strings.HasSuffix(l.Topic, "/bridge/devices") {
 			gjson.ParseBytes(l.Payload).ForEach(func(_, v gjson.Result) bool {
@@ -218,7 +220,7 @@ func startSimulator(ctx context.Context, host string, lines []replay.Line) (*sim
 		return nil, fmt.Errorf("sandbox zigbee2mqtt: %w", err)
 	}
 	s.cli = cli
-	if _, err := cli.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: s.base + "/#", QoS: 1, NoLocal: true}}}); err != nil {
+	if _, err := cli.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: s.base + "/#", QoS: 1, NoLocal: true}, {Topic: sandboxStatus, QoS: 1}}}); err != nil {
 		return nil, err
 	}
 	go s.play(ctx, lines)
@@ -239,13 +241,32 @@ func (s *simulator) publish(topic string, payload []byte, retain bool) {
 	_, _ = s.cli.Publish(ctx, &paho.Publish{Topic: topic, Payload: payload, QoS: 1, Retain: retain})
 }
 
-// play publishes the fixture's Zigbee2MQTT messages at their times.
+// sandboxStatus is the translator's status topic in the sandbox.
+const sandboxStatus = "IoT2mqtt/v1/instances/sandbox/status"
+
+// play publishes the fixture's Zigbee2MQTT messages at their times:
+// retained ones at once, the rest once the translator is online (a real
+// network keeps talking; a replayed one must not talk to nobody).
 func (s *simulator) play(ctx context.Context, lines []replay.Line) {
-	start := time.Now()
+	var live []replay.Line
 	for _, l := range lines {
 		if l.Tick || !strings.HasPrefix(l.Topic, s.base+"/") {
 			continue
 		}
+		if l.Retain {
+			s.record(l)
+			s.publish(l.Topic, l.Bytes(), true)
+			continue
+		}
+		live = append(live, l)
+	}
+	select {
+	case <-ctx.Done():
+		return
+	case <-s.ready:
+	}
+	start := time.Now()
+	for _, l := range live {
 		if d := time.Until(start.Add(time.Duration(l.T * float64(time.Second)))); d > 0 {
 			select {
 			case <-ctx.Done():
@@ -253,19 +274,31 @@ func (s *simulator) play(ctx context.Context, lines []replay.Line) {
 			case <-time.After(d):
 			}
 		}
-		name := strings.TrimPrefix(l.Topic, s.base+"/")
-		if !strings.HasPrefix(name, "bridge/") && !strings.HasSuffix(name, "/availability") && l.Payload != nil {
-			s.mu.Lock()
-			s.states[name] = merge(s.states[name], l.Payload)
-			s.mu.Unlock()
-		}
+		s.record(l)
 		s.publish(l.Topic, l.Bytes(), l.Retain)
 	}
+}
+
+// record keeps the last state of each device for set echoes.
+func (s *simulator) record(l replay.Line) {
+	name := strings.TrimPrefix(l.Topic, s.base+"/")
+	if strings.HasPrefix(name, "bridge/") || strings.HasSuffix(name, "/availability") || l.Payload == nil {
+		return
+	}
+	s.mu.Lock()
+	s.states[name] = merge(s.states[name], l.Payload)
+	s.mu.Unlock()
 }
 
 // onMessage answers `<name>/set` with a state echo and bridge requests
 // with an ok response.
 func (s *simulator) onMessage(p *paho.Publish) {
+	if p.Topic == sandboxStatus {
+		if string(p.Payload) == "online" {
+			s.once.Do(func() { close(s.ready) })
+		}
+		return
+	}
 	rest := strings.TrimPrefix(p.Topic, s.base+"/")
 	if req, ok := strings.CutPrefix(rest, "bridge/request/"); ok {
 		resp := []byte(`{"status":"ok","data":{}}`)
