@@ -331,6 +331,7 @@ func (e *Engine) NextDeadline() (time.Time, bool) {
 
 // respond publishes cmd/response when the command had an id.
 func (e *Engine) respond(r *Result, deviceID, cmdID, status, errText string, now time.Time) {
+	e.stats.commands[status]++
 	if cmdID == "" {
 		return
 	}

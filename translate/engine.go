@@ -35,6 +35,9 @@ type Diagnostic struct {
 type Result struct {
 	Publish     []Message
 	Diagnostics []Diagnostic
+	// Requests are actions only the daemon can take, e.g. "reload" (from
+	// meta/request/reload).
+	Requests []string
 }
 
 // Override is a per-device override from the instance JSON, keyed by IEEE.
@@ -109,6 +112,7 @@ type Engine struct {
 	seenCmdIDs     *idRing
 	bridgeCmds     map[string]bridgeCmd // by transaction id
 	seq            int
+	stats          counters
 }
 
 // New returns an engine using rules.
@@ -141,6 +145,7 @@ func New(cfg Config, rules *mapping.Set) *Engine {
 		seenCmdIDs:     newIDRing(1024),
 		bridgeCmds:     map[string]bridgeCmd{},
 		bridgeOnline:   true,
+		stats:          newCounters(),
 	}
 }
 
@@ -198,6 +203,7 @@ func (e *Engine) Handle(msg Message, now time.Time) Result {
 	case strings.HasPrefix(msg.Topic, e.prefix):
 		e.handleInstance(&r, msg, now)
 	}
+	e.stats.out += int64(len(r.Publish))
 	return r
 }
 
@@ -237,10 +243,12 @@ func (e *Engine) Republish(now time.Time) Result {
 func (e *Engine) handleUpstream(r *Result, msg Message, now time.Time) {
 	rest := msg.Topic[len(e.z2mPrefix):]
 	if strings.HasPrefix(rest, "bridge/") {
+		e.stats.in["bridge"]++
 		e.handleBridge(r, rest[len("bridge/"):], msg, now)
 		return
 	}
 	if name, ok := strings.CutSuffix(rest, "/availability"); ok {
+		e.stats.in["availability"]++
 		if d := e.byName[name]; d != nil {
 			e.handleAvailability(r, d, msg.Payload, now)
 		} else if !e.devicesKnown {
@@ -252,6 +260,7 @@ func (e *Engine) handleUpstream(r *Result, msg Message, now time.Time) {
 		return // commands, ours or another client's
 	}
 	if d := e.byName[rest]; d != nil {
+		e.stats.in["state"]++
 		e.handleState(r, d, msg, now)
 		return
 	}
@@ -270,6 +279,9 @@ func (e *Engine) handleUpstream(r *Result, msg Message, now time.Time) {
 func (e *Engine) handleInstance(r *Result, msg Message, now time.Time) {
 	rest := msg.Topic[len(e.prefix):]
 	parts := strings.Split(rest, "/")
+	if len(parts) == 3 {
+		e.stats.in[parts[0]+"/"+parts[2]]++
+	}
 	switch {
 	case len(parts) == 3 && parts[0] == "devices" && parts[2] == "cmd":
 		e.handleCommand(r, parts[1], msg, now)

@@ -16,8 +16,14 @@ func (e *Engine) handleMetaRequest(r *Result, typ string, msg Message, now time.
 		e.publishDevicesList(r)
 	case "info":
 		e.publishInfo(r, now)
+	case "coverage":
+		e.publishCoverage(r, now)
+	case "explain":
+		e.publishExplain(r, msg.Payload, now)
+	case "reload":
+		r.Requests = append(r.Requests, "reload")
 	default:
-		e.publishError(r, e.prefix+"error", "UNKNOWN_REQUEST", "unknown meta request "+strconv.Quote(typ)+"; known: devices_list, info", "warning", now)
+		e.publishError(r, e.prefix+"error", "UNKNOWN_REQUEST", "unknown meta request "+strconv.Quote(typ)+"; known: devices_list, info, coverage, explain, reload", "warning", now)
 	}
 }
 

@@ -28,6 +28,8 @@ type device struct {
 	lastUpdate    string            // timestamp of the last upstream state
 	lastPublished map[string]string // state/{key} values last published
 	availability  string            // "online", "offline" or "" when unknown
+	recent        []recentInput     // newest first, for explain
+	seenKeys      map[string]bool   // payload keys ever seen, for coverage
 	retained      map[string]bool   // retained topics we published for it
 	pending       []*pendingCmd
 

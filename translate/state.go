@@ -79,8 +79,10 @@ func (e *Engine) handleState(r *Result, d *device, msg Message, now time.Time) {
 	}
 	ts := Timestamp(now)
 	plan := d.plan
+	d.remember(payload, now)
 	gjson.ParseBytes(payload).ForEach(func(k, v gjson.Result) bool {
 		key := k.Str
+		d.noteKey(key)
 		if plan.Events[key] {
 			e.emitPayloadEvent(r, d, key, v, payload, now)
 			return true
@@ -128,29 +130,34 @@ func isEventSibling(p *mapping.Plan, key string) bool {
 // merged state. It returns the top-level key it wrote.
 func (e *Engine) applyRule(r *Result, d *device, b *mapping.Bound, v gjson.Result, exists bool, now time.Time) (string, bool) {
 	rule := b.Rule
+	st := e.stats.rule(rule)
 	var out []byte
 	switch {
 	case !exists:
 		switch rule.Missing {
 		case "skip":
+			st.skipped++
 			return "", false
 		case "null":
 			out = []byte("null")
 		case "default":
 			out = mustJSON(rule.Default)
 		case "error":
+			st.failed++
 			e.ruleError(r, d, b, "source key is missing", now)
 			return "", false
 		}
 	case v.Type == gjson.Null:
 		switch rule.Null {
 		case "skip":
+			st.skipped++
 			return "", false
 		case "null":
 			out = []byte("null")
 		case "default":
 			out = mustJSON(rule.Default)
 		case "error":
+			st.failed++
 			e.ruleError(r, d, b, "source value is null", now)
 			return "", false
 		}
@@ -159,9 +166,11 @@ func (e *Engine) applyRule(r *Result, d *device, b *mapping.Bound, v gjson.Resul
 	default:
 		val, err := rule.Read.Read(v.Value())
 		if errors.Is(err, mapping.ErrDrop) {
+			st.skipped++
 			return "", false
 		}
 		if err != nil {
+			st.failed++
 			e.ruleError(r, d, b, err.Error(), now)
 			return "", false
 		}
@@ -169,12 +178,15 @@ func (e *Engine) applyRule(r *Result, d *device, b *mapping.Bound, v gjson.Resul
 	}
 	top, _, _ := strings.Cut(b.To, ".")
 	if !d.plan.KeepKey(top) {
+		st.skipped++
 		return "", false
 	}
 	if err := d.state.setPath(b.To, out); err != nil {
+		st.failed++
 		e.ruleError(r, d, b, err.Error(), now)
 		return "", false
 	}
+	st.matched++
 	return top, true
 }
 

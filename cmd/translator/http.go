@@ -19,7 +19,7 @@ import (
 // address, so `translator health` finds a daemon bound to a random port.
 const addrFileName = "translator-http.addr"
 
-// startHTTP serves /health on HTTP_ADDR (default: a free loopback port; the
+// startHTTP serves /health and /metrics on HTTP_ADDR (default: a free loopback port; the
 // container uses host networking, so a fixed port could collide with other
 // instances).
 func (d *daemon) startHTTP() (*http.Server, error) {
@@ -36,6 +36,7 @@ func (d *daemon) startHTTP() (*http.Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(upstream.HealthPath, d.health)
+	mux.HandleFunc("/metrics", d.serveMetrics)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -48,7 +49,7 @@ func (d *daemon) startHTTP() (*http.Server, error) {
 			d.log.Warn().Err(err).Msg("cannot record the HTTP address for translator health")
 		}
 	}
-	d.log.Info().Str("addr", bound).Msg("http listening for /health")
+	d.log.Info().Str("addr", bound).Msg("http listening for /health and /metrics")
 	return srv, nil
 }
 

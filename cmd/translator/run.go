@@ -32,6 +32,7 @@ type daemon struct {
 	embedded *embeddedZ2M // nil in translator-only mode
 	control  chan func()  // work to run on the engine goroutine
 	started  time.Time
+	latency  *histogram
 }
 
 func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
@@ -96,7 +97,7 @@ func newDaemon(cfg *Config, log zerolog.Logger) (*daemon, error) {
 		Mode:                 mode,
 		StartedAt:            started,
 	}, rules)
-	d := &daemon{cfg: cfg, inst: inst, log: log, engine: engine, control: make(chan func(), 16), started: started}
+	d := &daemon{cfg: cfg, inst: inst, log: log, engine: engine, control: make(chan func(), 16), started: started, latency: newHistogram()}
 	d.broker = newBroker(cfg, log.With().Str("component", "mqtt").Logger(), engine.StatusTopic(), engine.Subscriptions(), engine.SweepSubscriptions())
 	if inst.Embedded() {
 		d.embedded, err = newEmbedded(cfg, inst, log.With().Str("component", "upstream").Logger())
@@ -182,11 +183,10 @@ func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 		case <-ctx.Done():
 			return
 		case msg := <-d.broker.in:
-			res := d.engine.Handle(msg, time.Now())
-			d.apply(ctx, res)
+			d.handle(ctx, msg)
 			n := len(d.broker.in)
 			for i := 0; i < n; i++ { // drain a burst before re-arming timers
-				d.apply(ctx, d.engine.Handle(<-d.broker.in, time.Now()))
+				d.handle(ctx, <-d.broker.in)
 			}
 			if sweeping && sweepDone == nil && d.engine.DevicesKnown() {
 				sweepDone = time.After(5 * time.Second)
@@ -217,6 +217,19 @@ func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 			d.reload("SIGHUP")
 		case f := <-d.control:
 			f()
+		}
+	}
+}
+
+// handle translates one message, publishes the result and records latency.
+func (d *daemon) handle(ctx context.Context, msg translate.Message) {
+	now := time.Now()
+	res := d.engine.Handle(msg, now)
+	d.apply(ctx, res)
+	d.latency.observe(time.Since(now))
+	for _, req := range res.Requests {
+		if req == "reload" {
+			d.reload("meta/request/reload")
 		}
 	}
 }

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// latencyBuckets are the upper bounds (seconds) of the translation latency
+// histogram: from MQTT receipt to publications queued.
+var latencyBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1}
+
+// histogram is a Prometheus-style cumulative histogram.
+type histogram struct {
+	mu     sync.Mutex
+	counts []int64
+	sum    float64
+	n      int64
+}
+
+func newHistogram() *histogram { return &histogram{counts: make([]int64, len(latencyBuckets))} }
+
+func (h *histogram) observe(d time.Duration) {
+	s := d.Seconds()
+	h.mu.Lock()
+	for i, b := range latencyBuckets {
+		if s <= b {
+			h.counts[i]++
+		}
+	}
+	h.sum += s
+	h.n++
+	h.mu.Unlock()
+}
+
+func (h *histogram) write(w io.Writer, name, help string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name)
+	for i, b := range latencyBuckets {
+		fmt.Fprintf(w, "%s_bucket{le=\"%g\"} %d\n", name, b, h.counts[i])
+	}
+	fmt.Fprintf(w, "%s_bucket{le=\"+Inf\"} %d\n%s_sum %g\n%s_count %d\n", name, h.n, name, h.sum, name, h.n)
+}
+
+// serveMetrics renders /metrics: the engine's counters (rendered on the
+// engine goroutine) and the daemon's own.
+func (d *daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	var buf bytes.Buffer
+	done := make(chan struct{})
+	select {
+	case d.control <- func() { d.engine.WriteMetrics(&buf); close(done) }:
+	case <-time.After(2 * time.Second):
+		http.Error(w, "engine busy", http.StatusServiceUnavailable)
+		return
+	}
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		http.Error(w, "engine busy", http.StatusServiceUnavailable)
+		return
+	}
+	d.latency.write(&buf, "translator_translation_latency_seconds", "Time from receiving a message to queueing its publications.")
+	fmt.Fprintf(&buf, "# HELP translator_mqtt_reconnects_total MQTT reconnections after the first connection.\n# TYPE translator_mqtt_reconnects_total counter\ntranslator_mqtt_reconnects_total %d\n", max(d.broker.connects.Load()-1, 0))
+	restarts := 0
+	if d.embedded != nil {
+		restarts = d.embedded.sup.Restarts()
+	}
+	fmt.Fprintf(&buf, "# HELP translator_upstream_restarts_total Zigbee2MQTT restarts by the supervisor.\n# TYPE translator_upstream_restarts_total counter\ntranslator_upstream_restarts_total %d\n", restarts)
+	fmt.Fprintf(&buf, "# HELP translator_inbound_queue Messages waiting for the engine.\n# TYPE translator_inbound_queue gauge\ntranslator_inbound_queue %d\n", len(d.broker.in))
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	_, _ = w.Write(buf.Bytes())
+}
