@@ -177,6 +177,9 @@ func compileFile(f File) ([]*Block, ErrorList) {
 	} else {
 		decodeStrict(root, &spec, e)
 	}
+	if e.aliasLimited {
+		return nil, e.list // the rest would be errors about truncated values
+	}
 	names := map[string]bool{}
 	var blocks []*Block
 	for i := range spec.Blocks {
@@ -229,7 +232,7 @@ func compileBlock(f File, s *BlockSpec, field string, e *errs) *Block {
 		for _, h := range idHoles {
 			rest = strings.ReplaceAll(rest, h, "x")
 		}
-		if strings.ContainsAny(rest, "{}/+#") {
+		if strings.ContainsAny(rest, "{}/+#\x00") {
 			e.add(s.Pos, field+".device_id", "%q: only %s and characters allowed in a topic level may be used", s.DeviceID, strings.Join(idHoles, ", "))
 		}
 	}

@@ -173,8 +173,8 @@ blocks:
 	}
 	p := set.Plan(bulb())
 	cases := []struct{ from, want string }{
-		{"state", "on@instance.json"},            // instance layer beats the pack
-		{"brightness", "dim@pack.yaml"},          // later, more specific block beats the earlier one
+		{"state", "on@instance.json"},                       // instance layer beats the pack
+		{"brightness", "dim@pack.yaml"},                     // later, more specific block beats the earlier one
 		{"linkquality", "linkquality@builtin:generic.yaml"}, // generic fallback from exposes
 	}
 	for _, tc := range cases {

@@ -59,9 +59,25 @@ func kindName(n *yaml.Node) string {
 	return "a document"
 }
 
+// maxAliasedValues bounds how many values one file may decode through
+// aliases: generous for anchors reused a few dozen times, fatal for alias
+// bombs (each level of aliases multiplies the work).
+const maxAliasedValues = 100000
+
 func decodeValue(n *yaml.Node, v reflect.Value, path string, e *errs) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
+		e.inAlias++
+		defer func() { e.inAlias-- }()
+	}
+	if e.inAlias > 0 {
+		if e.aliased++; e.aliased > maxAliasedValues {
+			if !e.aliasLimited {
+				e.aliasLimited = true
+				e.add(posOf(n), path, "aliases expand to more than %d values; use fewer anchors and aliases", maxAliasedValues)
+			}
+			return
+		}
 	}
 	if v.CanAddr() {
 		if r, ok := v.Addr().Interface().(nodeRewriter); ok {

@@ -72,6 +72,11 @@ func (l ErrorList) sorted() ErrorList {
 type errs struct {
 	file string
 	list ErrorList
+	// inAlias and aliased bound the values decoded through YAML aliases,
+	// which can otherwise expand a few lines exponentially.
+	inAlias      int
+	aliased      int
+	aliasLimited bool
 }
 
 func (e *errs) add(p Pos, field, format string, args ...any) {

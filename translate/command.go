@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -126,13 +127,20 @@ func (e *Engine) handleCommand(r *Result, deviceID string, msg Message, now time
 		e.respond(r, deviceID, c.id, "error", "unknown device", now)
 		return
 	}
+	topic, err := e.z2mTopic(d.dev.FriendlyName, "set")
+	if err != nil {
+		err = fmt.Errorf("command for %s refused: %w", d.id, err)
+		e.publishError(r, d.topicBase+"error", "COMMAND_ERROR", err.Error(), "error", now)
+		e.respond(r, d.id, c.id, "error", err.Error(), now)
+		return
+	}
 	set, err := e.buildSet(d, c.values)
 	if err != nil {
 		e.publishError(r, d.topicBase+"error", "COMMAND_ERROR", err.Error(), "error", now)
 		e.respond(r, d.id, c.id, "error", err.Error(), now)
 		return
 	}
-	r.Publish = append(r.Publish, Message{Topic: e.z2mPrefix + d.dev.FriendlyName + "/set", Payload: set, QoS: e.cfg.QoS})
+	r.Publish = append(r.Publish, Message{Topic: topic, Payload: set, QoS: e.cfg.QoS})
 	if c.id == "" {
 		return
 	}
@@ -155,6 +163,31 @@ func (e *Engine) handleCommand(r *Result, deviceID string, msg Message, now time
 		}
 	}
 	d.pending = append(d.pending, &pendingCmd{id: c.id, want: want, deadline: now.Add(timeout)})
+}
+
+// z2mTopic is `{z2m}/{name}/{suffix}`, the topic of a Zigbee2MQTT device or
+// group. A name that cannot be part of an MQTT topic name is an error: with
+// '+' or '#' the topic would be a wildcard filter, which the broker refuses
+// (or, worse, a client reads as matching other devices). A '/' is fine:
+// Zigbee2MQTT names nest.
+func (e *Engine) z2mTopic(name, suffix string) (string, error) {
+	topic := e.z2mPrefix + name + "/" + suffix
+	var problem string
+	switch {
+	case name == "":
+		problem = "is empty"
+	case strings.ContainsAny(name, "+#"):
+		problem = "contains an MQTT wildcard ('+' or '#')"
+	case strings.ContainsRune(name, 0):
+		problem = "contains a NUL character"
+	case !utf8.ValidString(name):
+		problem = "is not valid UTF-8"
+	case len(topic) > 65535:
+		problem = fmt.Sprintf("is %d bytes long, too long for an MQTT topic", len(name))
+	default:
+		return topic, nil
+	}
+	return "", fmt.Errorf("zigbee2mqtt friendly name %s %s; rename it in Zigbee2MQTT", preview([]byte(strconv.Quote(name))), problem)
 }
 
 // awaited reports whether a set key will be confirmed by a state echo.
@@ -394,7 +427,11 @@ func (e *Engine) handleGet(r *Result, deviceID string, msg Message, now time.Tim
 		get, _ = sjson.SetRawBytes(get, escapeKey(b.Prop.Property), []byte(`""`))
 	}
 	if string(get) != "{}" {
-		r.Publish = append(r.Publish, Message{Topic: e.z2mPrefix + d.dev.FriendlyName + "/get", Payload: get, QoS: e.cfg.QoS})
+		if topic, err := e.z2mTopic(d.dev.FriendlyName, "get"); err != nil {
+			e.publishError(r, d.topicBase+"error", "COMMAND_ERROR", fmt.Sprintf("get for %s refused: %v", d.id, err), "error", now)
+		} else {
+			r.Publish = append(r.Publish, Message{Topic: topic, Payload: get, QoS: e.cfg.QoS})
+		}
 	}
 	e.publishState(r, d, now, filter, false)
 }
@@ -423,10 +460,14 @@ func (e *Engine) handleGroupCommand(r *Result, groupID string, msg Message, now 
 		} else {
 			set = []byte(c.values.Raw)
 		}
-		if err != nil {
+		topic, terr := e.z2mTopic(g.name, "set")
+		switch {
+		case err != nil:
 			e.publishError(r, e.prefix+"error", "COMMAND_ERROR", fmt.Sprintf("group %s: %v", groupID, err), "error", now)
-		} else {
-			r.Publish = append(r.Publish, Message{Topic: e.z2mPrefix + g.name + "/set", Payload: set, QoS: e.cfg.QoS})
+		case terr != nil:
+			e.publishError(r, e.prefix+"error", "COMMAND_ERROR", fmt.Sprintf("group %s refused: %v", groupID, terr), "error", now)
+		default:
+			r.Publish = append(r.Publish, Message{Topic: topic, Payload: set, QoS: e.cfg.QoS})
 		}
 	}
 	for _, g := range e.cfg.Groups {
@@ -437,7 +478,16 @@ func (e *Engine) handleGroupCommand(r *Result, groupID string, msg Message, now 
 		for _, id := range g.Devices {
 			d := e.byID[id]
 			if d == nil || !d.enabled {
-				e.publishError(r, e.prefix+"devices/"+id+"/error", "UNKNOWN_DEVICE", fmt.Sprintf("group %s member %q is not a device of this instance", groupID, id), "warning", now)
+				topic := e.prefix + "devices/" + id + "/error"
+				if !validLevel(id) {
+					topic = e.prefix + "error"
+				}
+				e.publishError(r, topic, "UNKNOWN_DEVICE", fmt.Sprintf("group %s member %q is not a device of this instance", groupID, id), "warning", now)
+				continue
+			}
+			topic, err := e.z2mTopic(d.dev.FriendlyName, "set")
+			if err != nil {
+				e.publishError(r, d.topicBase+"error", "COMMAND_ERROR", fmt.Sprintf("group %s: command for %s refused: %v", groupID, d.id, err), "error", now)
 				continue
 			}
 			set, err := e.buildSet(d, c.values)
@@ -445,7 +495,7 @@ func (e *Engine) handleGroupCommand(r *Result, groupID string, msg Message, now 
 				e.publishError(r, d.topicBase+"error", "COMMAND_ERROR", err.Error(), "error", now)
 				continue
 			}
-			r.Publish = append(r.Publish, Message{Topic: e.z2mPrefix + d.dev.FriendlyName + "/set", Payload: set, QoS: e.cfg.QoS})
+			r.Publish = append(r.Publish, Message{Topic: topic, Payload: set, QoS: e.cfg.QoS})
 		}
 	}
 	if !found {

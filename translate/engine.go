@@ -7,8 +7,11 @@
 package translate
 
 import (
+	"bytes"
+	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/iot2mqtt/zigbee2mqtt-translator/mapping"
 )
@@ -83,7 +86,21 @@ type Config struct {
 	Mode string
 	// StartedAt is when the daemon started, for meta/info uptime.
 	StartedAt time.Time
+	// MaxPayloadBytes rejects larger payloads with INVALID_PAYLOAD before
+	// they are parsed (default 16 MiB: a large network's bridge/devices
+	// runs to several MiB).
+	MaxPayloadBytes int
+	// MaxPayloadDepth rejects payloads whose arrays and objects nest
+	// deeper, with INVALID_PAYLOAD, before any recursive parser sees them
+	// (default 64; Zigbee2MQTT's deepest, bridge/devices, nests about 8).
+	MaxPayloadDepth int
 }
+
+// Defaults of Config.MaxPayloadBytes and Config.MaxPayloadDepth.
+const (
+	DefaultMaxPayloadBytes = 16 << 20
+	DefaultMaxPayloadDepth = 64
+)
 
 // Engine translates between Zigbee2MQTT and IoT2MQTT.
 type Engine struct {
@@ -108,6 +125,7 @@ type Engine struct {
 	z2mVersion   string
 
 	pendingUnknown map[string]Message // last payload per unknown friendly name
+	pendingBytes   int                // payload bytes held in pendingUnknown
 	ghosts         map[string]map[string]bool
 	seenCmdIDs     *idRing
 	bridgeCmds     map[string]bridgeCmd // by transaction id
@@ -128,6 +146,12 @@ func New(cfg Config, rules *mapping.Set) *Engine {
 	}
 	if cfg.ConnectorType == "" {
 		cfg.ConnectorType = "zigbee2mqtt"
+	}
+	if cfg.MaxPayloadBytes <= 0 {
+		cfg.MaxPayloadBytes = DefaultMaxPayloadBytes
+	}
+	if cfg.MaxPayloadDepth <= 0 {
+		cfg.MaxPayloadDepth = DefaultMaxPayloadDepth
 	}
 	return &Engine{
 		cfg:            cfg,
@@ -197,6 +221,18 @@ func (e *Engine) Rules() *mapping.Set { return e.rules }
 // Handle translates one incoming message.
 func (e *Engine) Handle(msg Message, now time.Time) Result {
 	var r Result
+	if !validTopicName(msg.Topic) {
+		// A broker never delivers these; replayed or hand-made input might,
+		// and its levels must not leak into topics we publish.
+		r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "ignored a message on an invalid MQTT topic name", Detail: preview([]byte(msg.Topic))})
+		return r
+	}
+	if problem := e.payloadProblem(msg.Payload); problem != "" {
+		e.publishError(&r, e.prefix+"error", "INVALID_PAYLOAD", fmt.Sprintf("%s: payload rejected: %s", preview([]byte(msg.Topic)), problem), "error", now)
+		r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "rejected an oversized payload", Topic: msg.Topic, Detail: problem})
+		e.stats.out += int64(len(r.Publish))
+		return r
+	}
 	switch {
 	case strings.HasPrefix(msg.Topic, e.z2mPrefix):
 		e.handleUpstream(&r, msg, now)
@@ -252,7 +288,7 @@ func (e *Engine) handleUpstream(r *Result, msg Message, now time.Time) {
 		if d := e.byName[name]; d != nil {
 			e.handleAvailability(r, d, msg.Payload, now)
 		} else if !e.devicesKnown {
-			e.pendingUnknown[rest] = msg
+			e.bufferUnknown(rest, msg)
 		}
 		return
 	}
@@ -268,12 +304,33 @@ func (e *Engine) handleUpstream(r *Result, msg Message, now time.Time) {
 		return // group state: members report their own state
 	}
 	if !e.devicesKnown {
-		if len(e.pendingUnknown) < 10000 {
-			e.pendingUnknown[rest] = msg
-		}
+		e.bufferUnknown(rest, msg)
 		return
 	}
 	r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "debug", Msg: "message for unknown zigbee2mqtt device", Topic: msg.Topic})
+}
+
+// Bounds of the messages held until bridge/devices arrives.
+const (
+	maxPendingMessages = 10000
+	maxPendingBytes    = 64 << 20
+)
+
+// bufferUnknown keeps the last message per topic until the device list is
+// known, within maxPendingMessages and maxPendingBytes.
+func (e *Engine) bufferUnknown(rest string, msg Message) {
+	old, replacing := e.pendingUnknown[rest]
+	size := len(rest) + len(msg.Payload)
+	if replacing {
+		size -= len(rest) + len(old.Payload)
+	} else if len(e.pendingUnknown) >= maxPendingMessages {
+		return
+	}
+	if e.pendingBytes+size > maxPendingBytes {
+		return
+	}
+	e.pendingUnknown[rest] = msg
+	e.pendingBytes += size
 }
 
 func (e *Engine) handleInstance(r *Result, msg Message, now time.Time) {
@@ -294,6 +351,60 @@ func (e *Engine) handleInstance(r *Result, msg Message, now time.Time) {
 	case len(parts) >= 3 && parts[0] == "devices" && (parts[2] == "state" || parts[2] == "availability"):
 		e.observeOwnRetained(r, parts[1], msg)
 	}
+}
+
+// validTopicName reports whether s is a valid MQTT topic name: not empty, at
+// most 65535 bytes, UTF-8, without wildcards or NUL.
+func validTopicName(s string) bool {
+	return s != "" && len(s) <= 65535 && utf8.ValidString(s) && !strings.ContainsAny(s, "+#\x00")
+}
+
+// payloadProblem says why a payload is too large or too deeply nested to
+// parse, or "". The depth scan is iterative, so any input is safe.
+func (e *Engine) payloadProblem(p []byte) string {
+	if len(p) > e.cfg.MaxPayloadBytes {
+		return fmt.Sprintf("%d bytes is more than the limit of %d", len(p), e.cfg.MaxPayloadBytes)
+	}
+	if jsonDepth(p, e.cfg.MaxPayloadDepth) > e.cfg.MaxPayloadDepth {
+		return fmt.Sprintf("JSON nested deeper than the limit of %d levels", e.cfg.MaxPayloadDepth)
+	}
+	return ""
+}
+
+// jsonDepth is how deeply p nests arrays and objects (brackets outside
+// strings) when that is more than limit, and at most limit otherwise.
+func jsonDepth(p []byte, limit int) int {
+	if bytes.Count(p, []byte{'['})+bytes.Count(p, []byte{'{'}) <= limit {
+		return 0 // too few brackets to nest that deep; Count is vectorised
+	}
+	depth, deepest := 0, 0
+	inString, escaped := false, false
+	for _, c := range p {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			depth++
+			if depth > deepest {
+				deepest = depth
+				if deepest > limit {
+					return deepest
+				}
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // idRing remembers the last n command ids.

@@ -37,7 +37,7 @@ func (d *device) noteKey(key string) {
 	if d.seenKeys == nil {
 		d.seenKeys = map[string]bool{}
 	}
-	if !d.seenKeys[key] {
+	if !d.seenKeys[key] && len(d.seenKeys) < maxStateKeys {
 		d.seenKeys[key] = true
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/iot2mqtt/zigbee2mqtt-translator/mapping"
 	"github.com/tidwall/gjson"
@@ -170,6 +171,12 @@ func (e *Engine) handleDevices(r *Result, msg Message, now time.Time) {
 		if nd.dev.IEEE == "" || seen[nd.dev.IEEE] {
 			return true
 		}
+		if !validLevel(nd.dev.IEEE) {
+			// The IEEE address is the device id of last resort: it must be
+			// one topic level.
+			r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "ignored a device whose ieee_address is not one topic level", Topic: msg.Topic, Detail: preview([]byte(nd.dev.IEEE))})
+			return true
+		}
 		seen[nd.dev.IEEE] = true
 		order = append(order, nd.dev.IEEE)
 		old := e.devices[nd.dev.IEEE]
@@ -208,7 +215,10 @@ func (e *Engine) handleDevices(r *Result, msg Message, now time.Time) {
 // rule template, then the IEEE address.
 func (e *Engine) resolveID(r *Result, d *device) string {
 	if o, ok := e.cfg.Overrides[d.dev.IEEE]; ok && o.DeviceID != "" {
-		return o.DeviceID
+		if validLevel(o.DeviceID) {
+			return o.DeviceID
+		}
+		r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "device_id override is not one topic level; ignoring it", DeviceID: d.dev.IEEE, Detail: o.DeviceID})
 	}
 	id := d.plan.DeviceID(&d.dev)
 	if !validLevel(id) {
@@ -218,7 +228,15 @@ func (e *Engine) resolveID(r *Result, d *device) string {
 	return id
 }
 
-func validLevel(s string) bool { return s != "" && !strings.ContainsAny(s, "/+#\x00") }
+// maxLevel bounds a device id or state key, so every topic built from one
+// stays far below MQTT's 65535-byte limit.
+const maxLevel = 1024
+
+// validLevel reports whether s can be one level of a topic name: not empty,
+// UTF-8, no '/', '+', '#' or NUL, and at most maxLevel bytes.
+func validLevel(s string) bool {
+	return s != "" && len(s) <= maxLevel && utf8.ValidString(s) && !strings.ContainsAny(s, "/+#\x00")
+}
 
 func (e *Engine) addDevice(r *Result, d *device) {
 	d.setPlan(e.rules.Plan(&d.dev))
@@ -325,6 +343,11 @@ func (e *Engine) handleGroups(r *Result, msg Message) {
 }
 
 func (e *Engine) handleBridgeEvent(r *Result, msg Message, now time.Time) {
+	if !gjson.ValidBytes(msg.Payload) {
+		// data is republished raw: it must be JSON.
+		r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "malformed zigbee2mqtt bridge event", Topic: msg.Topic, Detail: preview(msg.Payload)})
+		return
+	}
 	typ := gjson.GetBytes(msg.Payload, "type").String()
 	data := gjson.GetBytes(msg.Payload, "data")
 	ieee := strings.ToLower(data.Get("ieee_address").String())
@@ -350,8 +373,12 @@ func (e *Engine) handleBridgeEvent(r *Result, msg Message, now time.Time) {
 	// A device that is not in bridge/devices yet (joining): report the event
 	// under the id it will get.
 	id := ieee
-	if o, ok := e.cfg.Overrides[ieee]; ok && o.DeviceID != "" {
+	if o, ok := e.cfg.Overrides[ieee]; ok && validLevel(o.DeviceID) {
 		id = o.DeviceID
+	}
+	if !validLevel(id) {
+		r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "ignored a bridge event whose ieee_address is not one topic level", Topic: msg.Topic, Detail: preview([]byte(id))})
+		return
 	}
 	e.publishEventTo(r, id, name, raw, now)
 }
@@ -368,6 +395,7 @@ func (e *Engine) replayPending(r *Result, now time.Time) {
 		e.handleUpstream(r, msg, now)
 	}
 	e.pendingUnknown = map[string]Message{}
+	e.pendingBytes = 0
 }
 
 // observeOwnRetained records a retained topic of ours seen at startup; if

@@ -14,39 +14,73 @@ import (
 	"github.com/tidwall/sjson"
 )
 
+// maxStateKeys bounds a device's merged state, which otherwise grows with
+// every new key a payload brings.
+const maxStateKeys = 1024
+
+// errStateFull is returned when a new key would exceed maxStateKeys.
+var errStateFull = fmt.Errorf("the device's state already holds %d keys; new keys are dropped", maxStateKeys)
+
 // stateObj is a device's merged IoT2MQTT state: top-level keys in first-seen
 // order with their JSON values.
 type stateObj struct {
-	keys []string
-	vals [][]byte
+	keys  []string
+	vals  [][]byte
+	index map[string]int // position in keys, once there are many
+}
+
+func (s *stateObj) find(key string) int {
+	if s.index != nil {
+		if i, ok := s.index[key]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, k := range s.keys {
+		if k == key {
+			return i
+		}
+	}
+	return -1
 }
 
 func (s *stateObj) get(key string) ([]byte, bool) {
-	for i, k := range s.keys {
-		if k == key {
-			return s.vals[i], true
-		}
+	if i := s.find(key); i >= 0 {
+		return s.vals[i], true
 	}
 	return nil, false
 }
 
-func (s *stateObj) set(key string, val []byte) {
-	for i, k := range s.keys {
-		if k == key {
-			s.vals[i] = append(s.vals[i][:0], val...)
-			return
-		}
+// set writes key; it fails with errStateFull for a new key when the state
+// holds maxStateKeys.
+func (s *stateObj) set(key string, val []byte) error {
+	if i := s.find(key); i >= 0 {
+		s.vals[i] = append(s.vals[i][:0], val...)
+		return nil
+	}
+	if len(s.keys) >= maxStateKeys {
+		return errStateFull
 	}
 	s.keys = append(s.keys, key)
 	s.vals = append(s.vals, append([]byte(nil), val...))
+	// A linear scan is fastest for the usual handful of keys; a payload
+	// with thousands would make it quadratic.
+	if s.index == nil && len(s.keys) > 32 {
+		s.index = make(map[string]int, len(s.keys))
+		for i, k := range s.keys {
+			s.index[k] = i
+		}
+	} else if s.index != nil {
+		s.index[key] = len(s.keys) - 1
+	}
+	return nil
 }
 
 // setPath writes val at an sjson path whose first component is key.
 func (s *stateObj) setPath(path string, val []byte) error {
 	key, rest, nested := strings.Cut(path, ".")
 	if !nested {
-		s.set(path, val)
-		return nil
+		return s.set(path, val)
 	}
 	cur, ok := s.get(key)
 	if !ok || !gjson.ValidBytes(cur) || !gjson.ParseBytes(cur).IsObject() {
@@ -56,8 +90,7 @@ func (s *stateObj) setPath(path string, val []byte) error {
 	if err != nil {
 		return err
 	}
-	s.set(key, out)
-	return nil
+	return s.set(key, out)
 }
 
 // Timestamp formats t as the engine's timestamps: RFC 3339, UTC, microseconds.
@@ -80,6 +113,7 @@ func (e *Engine) handleState(r *Result, d *device, msg Message, now time.Time) {
 	ts := Timestamp(now)
 	plan := d.plan
 	d.remember(payload, now)
+	full := false
 	gjson.ParseBytes(payload).ForEach(func(k, v gjson.Result) bool {
 		key := k.Str
 		d.noteKey(key)
@@ -92,8 +126,8 @@ func (e *Engine) handleState(r *Result, d *device, msg Message, now time.Time) {
 		}
 		rules := d.byKey[key]
 		if len(rules) == 0 {
-			if plan.Unmatched == "pass" && plan.KeepKey(key) {
-				d.state.set(key, []byte(v.Raw))
+			if plan.Unmatched == "pass" && plan.KeepKey(key) && d.state.set(key, []byte(v.Raw)) != nil {
+				full = true
 			}
 			return true
 		}
@@ -111,6 +145,9 @@ func (e *Engine) handleState(r *Result, d *device, msg Message, now time.Time) {
 			continue
 		}
 		e.applyRule(r, d, b, gjson.Result{}, false, now)
+	}
+	if full {
+		r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "dropped new state keys", Topic: msg.Topic, DeviceID: d.id, Detail: errStateFull.Error()})
 	}
 	d.hasState = true
 	d.lastUpdate = ts

@@ -445,6 +445,16 @@ func (r *fieldReader) groups() []Group {
 			r.errf("groups[%d].group_id: must be a non-empty single topic level", i)
 			continue
 		}
+		bad := false
+		for j, d := range e.Devices {
+			if !ValidTopicLevel(d) {
+				r.errf("groups[%d].devices[%d]: %q must be a device_id, one topic level (no '/', '+', '#')", i, j, d)
+				bad = true
+			}
+		}
+		if bad {
+			continue
+		}
 		out = append(out, Group{GroupID: id, Devices: e.Devices})
 	}
 	sort.SliceStable(out, func(a, b int) bool { return out[a].GroupID < out[b].GroupID })

@@ -55,8 +55,12 @@ func parseDotEnv(path string) (map[string]string, error) {
 	out := map[string]string{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
+	for first := true; sc.Scan(); first = false {
+		line := sc.Text()
+		if first {
+			line = strings.TrimPrefix(line, "\ufeff") // a byte order mark from a Windows editor
+		}
+		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
@@ -65,7 +69,9 @@ func parseDotEnv(path string) (map[string]string, error) {
 			continue
 		}
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		k = strings.TrimPrefix(k, "export ")
+		if rest, ok := strings.CutPrefix(k, "export"); ok && strings.TrimLeft(rest, " \t") != rest {
+			k = strings.TrimSpace(rest) // `export  KEY=…`, `export<TAB>KEY=…`
+		}
 		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
 			v = v[1 : len(v)-1]
 		}

@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -42,6 +43,10 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if f, err := os.Create(os.Getenv("TRANSLATOR_CPUPROFILE")); err == nil { // opt-in, for benchmarks
+		_ = pprof.StartCPUProfile(f)
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	err := Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	var ue usageError

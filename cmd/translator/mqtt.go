@@ -115,6 +115,9 @@ func (b *broker) start(ctx context.Context) error {
 			OnClientError: func(err error) { b.log.Warn().Err(err).Msg("mqtt client problem") },
 		},
 	}
+	if os.Getenv("all_proxy") == "" { // autopaho's own dialer handles the proxy
+		cc.AttemptConnection = dialBuffered
+	}
 	if b.cfg.Username != "" && b.cfg.Password != "" {
 		cc.ConnectUsername = b.cfg.Username
 		cc.ConnectPassword = []byte(b.cfg.Password)
@@ -141,8 +144,12 @@ func (b *broker) onUp(cm *autopaho.ConnectionManager, _ *paho.Connack) {
 			opts = append(opts, paho.SubscribeOptions{Topic: s, QoS: 1})
 		}
 		if n == 1 {
+			// NoLocal: the sweep wants the retained leftovers (which the broker
+			// still sends on subscribe), not the echo of every state this
+			// daemon publishes meanwhile; those echoes cost CPU and, with the
+			// broker's Nagle and our delayed ACKs, stalled inbound traffic.
 			for _, s := range b.sweepSubs {
-				opts = append(opts, paho.SubscribeOptions{Topic: s, QoS: 1})
+				opts = append(opts, paho.SubscribeOptions{Topic: s, QoS: 1, NoLocal: true})
 			}
 		}
 		if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: opts}); err != nil {

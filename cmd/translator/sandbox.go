@@ -353,4 +353,3 @@ func merge(prev []byte, next json.RawMessage) []byte {
 	})
 	return out
 }
-

@@ -73,4 +73,3 @@ func TestSandbox(t *testing.T) {
 		}
 	}
 }
-
