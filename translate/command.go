@@ -262,7 +262,7 @@ func (e *Engine) checkPending(r *Result, d *device, payload []byte, now time.Tim
 	for _, p := range d.pending {
 		for k, want := range p.want {
 			got := gjson.GetBytes(payload, escapeKey(k))
-			if got.Exists() && matches(want, got) {
+			if got.Exists() && (matches(want, got) || (k == "color" && colorMatches(want, got))) {
 				delete(p.want, k)
 			}
 		}
@@ -310,6 +310,28 @@ func matches(want, got gjson.Result) bool {
 		return want.Raw == got.Raw
 	}
 	return want.Raw == got.Raw
+}
+
+// colorMatches compares a requested colour with the echo more loosely:
+// lights clip colours to their gamut, so x/y may move by up to 0.05 and
+// hue/saturation by up to 5.
+func colorMatches(want, got gjson.Result) bool {
+	if !want.IsObject() {
+		return false
+	}
+	ok := true
+	want.ForEach(func(k, w gjson.Result) bool {
+		g := got.Get(escapeKey(k.Str))
+		tol := 5.0
+		if k.Str == "x" || k.Str == "y" {
+			tol = 0.05
+		}
+		if !g.Exists() || w.Type != gjson.Number || g.Type != gjson.Number || math.Abs(w.Num-g.Num) > tol {
+			ok = false
+		}
+		return ok
+	})
+	return ok
 }
 
 // Tick expires pending commands whose deadline has passed.

@@ -75,7 +75,7 @@ func canonical(b []byte) json.RawMessage {
 	if dec.Decode(&v) != nil {
 		return b
 	}
-	out, err := json.Marshal(v)
+	out, err := marshal(v)
 	if err != nil {
 		return b
 	}
@@ -125,7 +125,7 @@ func readLines(name string, r io.Reader) ([]Line, error) {
 func WriteLines(path string, lines []Line) error {
 	var buf bytes.Buffer
 	for i := range lines {
-		b, err := json.Marshal(&lines[i])
+		b, err := marshal(&lines[i])
 		if err != nil {
 			return err
 		}
@@ -141,7 +141,7 @@ func WriteLines(path string, lines []Line) error {
 
 // FormatLine renders one line as it appears in a .jsonl file.
 func FormatLine(l Line) string {
-	b, _ := json.Marshal(&l)
+	b, _ := marshal(&l)
 	return string(b)
 }
 
@@ -162,4 +162,16 @@ func Cases(root string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// marshal encodes v as compact JSON without HTML escaping, so "<ts>" and
+// "&" stay readable in fixtures.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

@@ -192,7 +192,7 @@ func normaliseTimestamps(raw json.RawMessage) json.RawMessage {
 		}
 		return x
 	}
-	out, err := json.Marshal(walk(v))
+	out, err := marshal(walk(v))
 	if err != nil {
 		return raw
 	}
