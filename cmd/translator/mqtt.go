@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"hash/fnv"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -25,6 +26,7 @@ type broker struct {
 	cm     *autopaho.ConnectionManager
 	in     chan translate.Message
 	events chan brokerEvent
+	out    []chan translate.Message // per-shard publish queues
 
 	statusTopic string
 	subs        []string
@@ -126,19 +128,17 @@ func (b *broker) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start mqtt connection: %w", err)
 	}
+	b.startPublishers(ctx)
 	return nil
 }
 
-// onUp runs on every (re)connect: publish online, then subscribe. It must
+// onUp runs on every (re)connect: subscribe, then publish online. It must
 // not block, so the work happens in a goroutine.
 func (b *broker) onUp(cm *autopaho.ConnectionManager, _ *paho.Connack) {
 	n := b.connects.Add(1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if _, err := cm.Publish(ctx, &paho.Publish{Topic: b.statusTopic, Payload: []byte("online"), QoS: 1, Retain: true}); err != nil {
-			b.log.Warn().Err(err).Msg("publish online status failed")
-		}
 		opts := make([]paho.SubscribeOptions, 0, len(b.subs)+len(b.sweepSubs))
 		for _, s := range b.subs {
 			opts = append(opts, paho.SubscribeOptions{Topic: s, QoS: 1})
@@ -154,6 +154,11 @@ func (b *broker) onUp(cm *autopaho.ConnectionManager, _ *paho.Connack) {
 		}
 		if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: opts}); err != nil {
 			b.log.Error().Err(err).Msg("subscribe failed")
+		}
+		// online only once subscribed: a command sent as soon as a client
+		// sees online must not fall between connect and subscribe.
+		if _, err := cm.Publish(ctx, &paho.Publish{Topic: b.statusTopic, Payload: []byte("online"), QoS: 1, Retain: true}); err != nil {
+			b.log.Warn().Err(err).Msg("publish online status failed")
 		}
 		b.connected.Store(true)
 		b.log.Info().Str("broker", b.cfg.BrokerURL.Redacted()).Str("client_id", b.cfg.ClientID()).Int64("connection", n).Msg("mqtt connected, status online")
@@ -171,12 +176,59 @@ func (b *broker) notify(ev brokerEvent) {
 	}
 }
 
-// publish queues a message; the queue is delivered in order and survives a
-// reconnect.
+// publishShards is how many publishers run in parallel; a topic always goes
+// through the same one, so messages on one topic stay in order.
+const publishShards = 16
+
+// publish hands a message to its topic's publisher. The queues are bounded:
+// when the broker is slow or away, the engine waits instead of growing
+// memory without limit.
 func (b *broker) publish(ctx context.Context, m translate.Message) {
+	if b.out == nil {
+		b.log.Error().Str("topic", m.Topic).Msg("publish before the mqtt connection was started")
+		return
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(m.Topic))
+	select {
+	case b.out[h.Sum32()%publishShards] <- m:
+	case <-ctx.Done():
+	}
+}
+
+// startPublishers runs one publisher per shard until ctx ends. A message that
+// fails (the connection dropped) is retried after the reconnect, so nothing
+// is lost and order per topic is kept.
+func (b *broker) startPublishers(ctx context.Context) {
+	b.out = make([]chan translate.Message, publishShards)
+	for i := range b.out {
+		ch := make(chan translate.Message, 1024)
+		b.out[i] = ch
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case m := <-ch:
+					b.send(ctx, m)
+				}
+			}
+		}()
+	}
+}
+
+func (b *broker) send(ctx context.Context, m translate.Message) {
 	p := &paho.Publish{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain}
-	if err := b.cm.PublishViaQueue(ctx, &autopaho.QueuePublish{Publish: p}); err != nil {
-		b.log.Error().Err(err).Str("topic", m.Topic).Msg("queue publish failed")
+	for {
+		_, err := b.cm.Publish(ctx, p)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		b.log.Debug().Err(err).Str("topic", m.Topic).Msg("publish failed; retrying after reconnect")
+		if err := b.cm.AwaitConnection(ctx); err != nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond) // let subscriptions and online go first
 	}
 }
 
