@@ -1,20 +1,33 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/iot2mqtt/zigbee2mqtt-translator/mapping"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
+	"github.com/tidwall/gjson"
 )
 
-// runCheck validates mapping files and prints every problem as
-// file:line:col: field: message. The exit code is 1 when any file is invalid.
+// runCheck validates mapping files and, given a bridge/devices capture,
+// lints the rules against each device's exposes and prints coverage. Lines
+// read file:line:col: level: message; the exit code is 1 when there is any
+// error.
 func runCheck(args []string, stdout io.Writer) error {
 	fs := newFlagSet("check")
+	devicesPath := fs.String("devices", "", "bridge/devices capture: a JSON array, or a fixture's input.jsonl")
+	format := fs.String("format", "text", "text or json")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
+	}
+	if *format != "text" && *format != "json" {
+		return usageError{fmt.Sprintf("-format %q: use text or json", *format)}
 	}
 	paths := fs.Args()
 	if len(paths) == 0 {
@@ -36,16 +49,111 @@ func runCheck(args []string, stdout io.Writer) error {
 		}
 		files = append(files, mapping.File{Name: p, Data: data, Layer: mapping.LayerPack})
 	}
+	var findings []mapping.Finding
 	set, err := mapping.Compile(files)
-	if err != nil {
-		if list, ok := err.(mapping.ErrorList); ok {
-			for _, e := range list {
-				fmt.Fprintf(stdout, "%s\n", e)
-			}
-			return exitError{code: 1}
+	var list mapping.ErrorList
+	switch {
+	case errors.As(err, &list):
+		for _, e := range list {
+			findings = append(findings, mapping.Finding{File: e.File, Line: e.Line, Column: e.Column, Level: "error", Msg: fieldMsg(e)})
 		}
+	case err != nil:
 		return err
 	}
-	fmt.Fprintf(stdout, "ok: %d files, %d blocks\n", len(paths), len(set.Blocks())-1)
+	var coverage []translate.DeviceCoverage
+	if set != nil && *devicesPath != "" {
+		raw, err := readDevicesCapture(*devicesPath)
+		if err != nil {
+			return fmt.Errorf("check: %w", err)
+		}
+		findings = append(findings, mapping.Check(set, devicesFromCapture(raw))...)
+		e := translate.New(translate.Config{BaseTopic: "IoT2mqtt", InstanceID: "check", Z2MBaseTopic: "zigbee2mqtt"}, set)
+		e.Handle(translate.Message{Topic: "zigbee2mqtt/bridge/devices", Payload: raw}, time.Now())
+		coverage = e.Coverage()
+	}
+	errorsFound := 0
+	for _, f := range findings {
+		if f.Level == "error" {
+			errorsFound++
+		}
+	}
+	if *format == "json" {
+		out, _ := json.MarshalIndent(map[string]any{"findings": findings, "coverage": coverage, "errors": errorsFound}, "", "  ")
+		fmt.Fprintln(stdout, string(out))
+	} else {
+		for _, f := range findings {
+			fmt.Fprintln(stdout, f.String())
+		}
+		for _, c := range coverage {
+			fmt.Fprintf(stdout, "coverage %s (%s, %s):\n", c.DeviceID, c.FriendlyName, c.Model)
+			for _, p := range c.Properties {
+				line := fmt.Sprintf("  %-28s %-12s", p.Property, p.Status)
+				if p.To != "" {
+					line += " → " + p.To
+				}
+				if p.Rule != "" {
+					line += "  [" + p.Layer + " " + p.Rule + "]"
+				}
+				if p.Reason != "" {
+					line += "  (" + p.Reason + ")"
+				}
+				fmt.Fprintln(stdout, line)
+			}
+		}
+		if set != nil {
+			fmt.Fprintf(stdout, "checked %d files, %d blocks: %d errors, %d findings\n", len(paths), len(set.Blocks())-1, errorsFound, len(findings))
+		}
+	}
+	if errorsFound > 0 {
+		return exitError{code: 1}
+	}
 	return nil
+}
+
+// fieldMsg renders a compile error's field and message.
+func fieldMsg(e *mapping.Error) string {
+	if e.Field == "" {
+		return e.Msg
+	}
+	return e.Field + ": " + e.Msg
+}
+
+// readDevicesCapture returns the bridge/devices array from a JSON file or
+// from the last bridge/devices line of a fixture.
+func readDevicesCapture(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if gjson.ValidBytes(data) && gjson.ParseBytes(data).IsArray() {
+		return data, nil
+	}
+	var found []byte
+	for _, line := range strings.Split(string(data), "\n") {
+		if gjson.Get(line, "topic").String() == "zigbee2mqtt/bridge/devices" {
+			found = []byte(gjson.Get(line, "payload").Raw)
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("%s: neither a JSON array nor a fixture with zigbee2mqtt/bridge/devices", path)
+	}
+	return found, nil
+}
+
+func devicesFromCapture(raw []byte) []mapping.Device {
+	var out []mapping.Device
+	gjson.ParseBytes(raw).ForEach(func(_, v gjson.Result) bool {
+		if v.Get("type").String() == "Coordinator" {
+			return true
+		}
+		def := v.Get("definition")
+		out = append(out, mapping.Device{
+			IEEE: v.Get("ieee_address").String(), FriendlyName: v.Get("friendly_name").String(),
+			Model: def.Get("model").String(), Vendor: def.Get("vendor").String(),
+			Type: v.Get("type").String(), PowerSource: v.Get("power_source").String(),
+			Properties: mapping.ParseExposes(def.Get("exposes")),
+		})
+		return true
+	})
+	return out
 }

@@ -157,3 +157,43 @@ func TestDaemon_MetricsAndHealth(t *testing.T) {
 		t.Errorf("translator health succeeded without a daemon: %s", out)
 	}
 }
+
+func TestCheck_AgainstExposes(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte(`# a pack with mistakes check must find
+blocks:
+  - name: radiator
+    select: {model: [TS0601_thermostat]}
+    rules:
+      - from: child_lock
+        to: locked
+        transform: [{map: {"LOCKED": true, "UNLOCKED": false}}]
+      - from: local_temperature
+        to: temp_f
+        transform: [{unit: {from: "°F", to: "°C"}}]
+      - from: running_state
+        to: running
+        direction: write
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(binary, "check", "-devices", "../../test/catalog/devices.json", bad).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("check exit = %v, want 1\n%s", err, out)
+	}
+	for _, want := range []string{
+		bad + `:6:9: error: bedroom/radiator (TS0601_thermostat) "child_lock": map label "LOCKED" is not one of the expose's values`,
+		bad + `:9:9: error: bedroom/radiator (TS0601_thermostat) "local_temperature": unit transform converts from a unit other than the expose's "°C"`,
+		bad + `:12:9: error: bedroom/radiator (TS0601_thermostat) "running_state": the rule writes a property without the set access bit`,
+		"coverage 0xa4c138d2e3f4a5b6 (bedroom/radiator, TS0601_thermostat):",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = exec.Command(binary, "check", "-format", "json", "-devices", "../../test/catalog/devices.json", "../../mappings/10-lights.yaml").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"errors": 0`) {
+		t.Errorf("json check of the shipped light pack = %v:\n%.400s", err, out)
+	}
+}
