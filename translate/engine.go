@@ -84,6 +84,9 @@ type Config struct {
 	Version string
 	// Mode is "embedded" or "translator-only", for meta/info.
 	Mode string
+	// Z2MVersion is the pinned Zigbee2MQTT version in embedded mode, shown
+	// in meta/info until bridge/info reports the running one.
+	Z2MVersion string
 	// StartedAt is when the daemon started, for meta/info uptime.
 	StartedAt time.Time
 	// MaxPayloadBytes rejects larger payloads with INVALID_PAYLOAD before

@@ -93,7 +93,11 @@ func (e *Engine) publishInfo(r *Result, now time.Time) {
 	buf = append(buf, `,"bridge_online":`...)
 	buf = strconv.AppendBool(buf, e.BridgeOnline())
 	buf = append(buf, `,"zigbee2mqtt_version":`...)
-	buf = appendString(buf, e.z2mVersion)
+	v := e.z2mVersion
+	if v == "" {
+		v = e.cfg.Z2MVersion
+	}
+	buf = appendString(buf, v)
 	buf = append(buf, `,"translator_version":`...)
 	buf = appendString(buf, e.cfg.Version)
 	buf = append(buf, '}')

@@ -95,6 +95,7 @@ func newDaemon(cfg *Config, log zerolog.Logger) (*daemon, error) {
 		Groups:               groups,
 		Version:              version,
 		Mode:                 mode,
+		Z2MVersion:           map[bool]string{true: upstream.Z2MVersion}[inst.Embedded()],
 		StartedAt:            started,
 	}, rules)
 	d := &daemon{cfg: cfg, inst: inst, log: log, engine: engine, control: make(chan func(), 16), started: started, latency: newHistogram()}

@@ -1,0 +1,63 @@
+package main_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/mqtttest"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/upstream"
+)
+
+// TestDaemon_EmbeddedUnreachableAdapter runs the real, pinned Zigbee2MQTT
+// with a generated configuration whose tcp:// adapter does not answer.
+func TestDaemon_EmbeddedUnreachableAdapter(t *testing.T) {
+	if _, err := upstream.FindInstallDir(); err != nil {
+		t.Skipf("Zigbee2MQTT %s is not installed (%v); test/run.sh installs it", upstream.Z2MVersion, err)
+	}
+	b := mqtttest.StartBroker(t)
+	w := mqtttest.Connect(t, b.Addr, "watcher")
+	w.Subscribe("IoT2mqtt/#")
+	adapterPort := mqtttest.FreePort(t) // nothing listens here
+	data := filepath.Join(t.TempDir(), "z2m-data")
+	instance := `{"instance_id":"zb1","connection":{"serial_port":"tcp://127.0.0.1:` + strconv.Itoa(adapterPort) + `","adapter":"zstack",` +
+		`"channel":15,"pan_id":"0x1a62","ext_pan_id":"dddddddddddddddd","network_key":"0102030405060708090a0b0c0d0e0f10","data_dir":"` + data + `"}}`
+	wd, _ := os.Getwd()
+	p := startTranslator(t, b, instance, "Z2M_INSTALL_DIR="+filepath.Join(wd, "..", "..", ".cache", "z2m"))
+	w.WaitFor(prefix+"status", payloadIs("online"), 20*time.Second)
+
+	// Zigbee2MQTT accepted the configuration: it got past settings
+	// validation and tried the adapter.
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) && !strings.Contains(p.Output(), "127.0.0.1:"+strconv.Itoa(adapterPort)) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	out := p.Output()
+	for _, want := range []string{"Starting Zigbee2MQTT version " + upstream.Z2MVersion, "127.0.0.1:" + strconv.Itoa(adapterPort)} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("zigbee2mqtt log lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "network_key") && strings.Contains(out, "0102030405060708090a0b0c0d0e0f10") {
+		t.Error("the network key appears in the log")
+	}
+	// The failure is reported and Zigbee2MQTT restarted with backoff.
+	// (The backoff durations themselves are tested in upstream with a fake child.)
+	for _, n := range []string{"restart 1", "restart 2"} {
+		w.WaitFor(prefix+"error", func(m mqtttest.Msg) bool {
+			return hasField("error_code", "UPSTREAM_CRASH")(m) && strings.Contains(m.Payload, n)
+		}, 60*time.Second)
+	}
+	if _, err := os.Stat(filepath.Join(data, "configuration.yaml")); err != nil {
+		t.Errorf("configuration.yaml not written: %v", err)
+	}
+	// The daemon stays online and answers what it can.
+	w.Publish(prefix+"meta/request/info", "", false)
+	w.WaitFor(prefix+"meta/info", hasField("zigbee2mqtt_version", upstream.Z2MVersion), 10*time.Second)
+	if n := w.Count(prefix+"status", payloadIs("offline")); n != 0 {
+		t.Errorf("status went offline %d times while zigbee2mqtt crashed", n)
+	}
+}
