@@ -128,6 +128,7 @@ type Engine struct {
 	z2mVersion   string
 
 	pendingUnknown map[string]Message // last payload per unknown friendly name
+	pendingCmds    []Message          // commands that arrived before bridge/devices
 	pendingBytes   int                // payload bytes held in pendingUnknown
 	ghosts         map[string]map[string]bool
 	seenCmdIDs     *idRing
@@ -341,6 +342,14 @@ func (e *Engine) handleInstance(r *Result, msg Message, now time.Time) {
 	parts := strings.Split(rest, "/")
 	if len(parts) == 3 {
 		e.stats.in[parts[0]+"/"+parts[2]]++
+	}
+	if !e.devicesKnown && len(parts) == 3 && (parts[2] == "cmd" || parts[2] == "get") && parts[1] != "bridge" && !msg.Retain {
+		// A persistent session delivers queued commands before the retained
+		// device list; hold them until the devices are known.
+		if len(e.pendingCmds) < 1000 {
+			e.pendingCmds = append(e.pendingCmds, msg)
+		}
+		return
 	}
 	switch {
 	case len(parts) == 3 && parts[0] == "devices" && parts[2] == "cmd":

@@ -208,6 +208,11 @@ func (e *Engine) handleDevices(r *Result, msg Message, now time.Time) {
 	if first {
 		e.replayPending(r, now)
 		e.sweepGhosts(r)
+		cmds := e.pendingCmds
+		e.pendingCmds = nil
+		for _, m := range cmds {
+			e.handleInstance(r, m, now)
+		}
 	}
 }
 
