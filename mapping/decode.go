@@ -139,6 +139,12 @@ func decodeValue(n *yaml.Node, v reflect.Value, path string, e *errs) {
 			v.Set(reflect.ValueOf(x))
 		}
 	case reflect.String:
+		// A literal null is the word "null" (the missing/null policies);
+		// an empty value is still an error.
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == "null" {
+			v.SetString("null")
+			return
+		}
 		if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
 			e.add(posOf(n), path, "must be a string, got %s", kindName(n))
 			return

@@ -170,33 +170,23 @@ func (e *Engine) applyRule(r *Result, d *device, b *mapping.Bound, v gjson.Resul
 	st := e.stats.rule(rule)
 	var out []byte
 	switch {
-	case !exists:
-		switch rule.Missing {
-		case "skip":
-			st.skipped++
-			return "", false
-		case "null":
-			out = []byte("null")
-		case "default":
-			out = mustJSON(rule.Default)
-		case "error":
-			st.failed++
-			e.ruleError(r, d, b, "source key is missing", now)
-			return "", false
+	case !exists || v.Type == gjson.Null:
+		policy, what := rule.Missing, "source key is missing"
+		if exists {
+			policy, what = rule.Null, "source value is null"
 		}
-	case v.Type == gjson.Null:
-		switch rule.Null {
+		switch policy {
 		case "skip":
 			st.skipped++
 			return "", false
-		case "null":
-			out = []byte("null")
 		case "default":
 			out = mustJSON(rule.Default)
 		case "error":
 			st.failed++
-			e.ruleError(r, d, b, "source value is null", now)
+			e.ruleError(r, d, b, what, now)
 			return "", false
+		default: // "null"
+			out = []byte("null")
 		}
 	case len(rule.Read) == 0:
 		out = []byte(v.Raw)
