@@ -84,8 +84,13 @@ func (b *broker) start(ctx context.Context) error {
 	if u.Scheme == "mqtts" {
 		u.Scheme = "tls"
 	}
+	// autopaho waits backoff(0) before the very first attempt too: connect
+	// at once, then 1 s, 2 s, … up to 30 s between failed attempts.
 	backoff := func(attempt int) time.Duration {
-		d := time.Second << min(attempt, 5)
+		if attempt == 0 {
+			return 0
+		}
+		d := time.Second << min(attempt-1, 5)
 		return min(d, 30*time.Second)
 	}
 	cc := autopaho.ClientConfig{
