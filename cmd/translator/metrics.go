@@ -70,7 +70,9 @@ func (d *daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		restarts = d.embedded.sup.Restarts()
 	}
 	fmt.Fprintf(&buf, "# HELP translator_upstream_restarts_total Zigbee2MQTT restarts by the supervisor.\n# TYPE translator_upstream_restarts_total counter\ntranslator_upstream_restarts_total %d\n", restarts)
-	fmt.Fprintf(&buf, "# HELP translator_inbound_queue Messages waiting for the engine.\n# TYPE translator_inbound_queue gauge\ntranslator_inbound_queue %d\n", len(d.broker.in))
+	waiting, dropped := d.broker.in.stats()
+	fmt.Fprintf(&buf, "# HELP translator_inbound_queue Messages waiting for the engine.\n# TYPE translator_inbound_queue gauge\ntranslator_inbound_queue %d\n", waiting)
+	fmt.Fprintf(&buf, "# HELP translator_inbound_dropped_total Device messages dropped because their topic's queue (1000) was full; the oldest goes first.\n# TYPE translator_inbound_dropped_total counter\ntranslator_inbound_dropped_total %d\n", dropped)
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	_, _ = w.Write(buf.Bytes())
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"hash/fnv"
 	"crypto/tls"
 	"crypto/x509"
@@ -19,12 +20,12 @@ import (
 
 // broker is the daemon's MQTT side: one autopaho connection that publishes
 // `online` after every (re)connect, subscribes, and hands every received
-// message to a bounded channel drained by the engine goroutine.
+// message to a per-topic fair queue drained by the engine goroutine.
 type broker struct {
 	cfg    *Config
 	log    zerolog.Logger
 	cm     *autopaho.ConnectionManager
-	in     chan translate.Message
+	in     *fairQueue
 	events chan brokerEvent
 	out    []chan translate.Message // per-shard publish queues
 
@@ -42,11 +43,17 @@ type brokerEvent struct {
 	reconnect bool // a connection after the first one
 }
 
+// keepTopic exempts Zigbee2MQTT bridge topics and IoT2MQTT requests from
+// the fair queue's dropping: only device traffic is shed under a flood.
+func keepTopic(topic string) bool {
+	return strings.Contains(topic, "/bridge/") || strings.Contains(topic, "/v1/instances/")
+}
+
 func newBroker(cfg *Config, log zerolog.Logger, statusTopic string, subs, sweepSubs []string) *broker {
 	return &broker{
 		cfg:         cfg,
 		log:         log,
-		in:          make(chan translate.Message, 65536),
+		in:          newFairQueue(1000, keepTopic),
 		events:      make(chan brokerEvent, 16),
 		statusTopic: statusTopic,
 		subs:        subs,
@@ -116,7 +123,7 @@ func (b *broker) start(ctx context.Context) error {
 			ClientID: b.cfg.ClientID(),
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
 				p := pr.Packet
-				b.in <- translate.Message{Topic: p.Topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain}
+				b.in.push(translate.Message{Topic: p.Topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain})
 				return true, nil
 			}},
 			OnClientError: func(err error) { b.log.Warn().Err(err).Msg("mqtt client problem") },

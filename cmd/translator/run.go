@@ -183,11 +183,20 @@ func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 		select {
 		case <-ctx.Done():
 			return
-		case msg := <-d.broker.in:
-			d.handle(ctx, msg)
-			n := len(d.broker.in)
-			for i := 0; i < n; i++ { // drain a burst before re-arming timers
-				d.handle(ctx, <-d.broker.in)
+		case <-d.broker.in.ready:
+			// Drain a burst (bounded, so timers and control still run).
+			for i := 0; i < 4096; i++ {
+				msg, ok := d.broker.in.pop()
+				if !ok {
+					break
+				}
+				d.handle(ctx, msg)
+				if i == 4095 {
+					select {
+					case d.broker.in.ready <- struct{}{}:
+					default:
+					}
+				}
 			}
 			if sweeping && sweepDone == nil && d.engine.DevicesKnown() {
 				sweepDone = time.After(5 * time.Second)
