@@ -242,3 +242,32 @@ func TestDaemon_BridgeOfflineMarksDevicesOffline(t *testing.T) {
 		t.Errorf("last values dropped while offline: %s", m.Payload)
 	}
 }
+
+// TestDaemon_StartupSweepClearsGhosts: retained topics of a device that no
+// longer exists are cleared at startup, and only under our instance prefix.
+func TestDaemon_StartupSweepClearsGhosts(t *testing.T) {
+	b := mqtttest.StartBroker(t)
+	z2m := mqtttest.Connect(t, b.Addr, "fake-z2m")
+	z2m.Publish("zigbee2mqtt/bridge/devices", readFile(t, "../../translate/testdata/light_devices.json"), true)
+	ghost := prefix + "devices/0x00158d0000000bad/"
+	z2m.Publish(ghost+"state", `{"timestamp":"2026-01-01T00:00:00Z","device_id":"0x00158d0000000bad","state":{"power":true}}`, true)
+	z2m.Publish(ghost+"state/power", `true`, true)
+	z2m.Publish(ghost+"availability", `online`, true)
+	other := "IoT2mqtt/v1/instances/other/devices/0x00158d0000000bad/state"
+	z2m.Publish(other, `{"state":{}}`, true)
+	startTranslator(t, b, minimalInstance)
+	w := mqtttest.Connect(t, b.Addr, "watcher")
+	w.Subscribe("IoT2mqtt/#")
+	w.WaitFor(prefix+"meta/devices_list", nil, 10*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		late := mqtttest.Connect(t, b.Addr, "late-"+time.Now().Format("150405.000"))
+		late.Subscribe(ghost+"#", other)
+		time.Sleep(300 * time.Millisecond)
+		got := late.Messages()
+		if len(got) == 1 && got[0].Topic == other {
+			return // ghost cleared, the other instance's topic untouched
+		}
+	}
+	t.Fatal("retained topics of the removed device were not swept, or another instance's were")
+}

@@ -20,11 +20,11 @@ func TestDaemon_EmbeddedUnreachableAdapter(t *testing.T) {
 	}
 	b := mqtttest.StartBroker(t)
 	w := mqtttest.Connect(t, b.Addr, "watcher")
-	w.Subscribe("IoT2mqtt/#")
+	w.Subscribe("IoT2mqtt/#", "zigbee2mqtt/bridge/request/#")
 	adapterPort := mqtttest.FreePort(t) // nothing listens here
 	data := filepath.Join(t.TempDir(), "z2m-data")
 	instance := `{"instance_id":"zb1","connection":{"serial_port":"tcp://127.0.0.1:` + strconv.Itoa(adapterPort) + `","adapter":"zstack",` +
-		`"channel":15,"pan_id":"0x1a62","ext_pan_id":"dddddddddddddddd","network_key":"0102030405060708090a0b0c0d0e0f10","data_dir":"` + data + `"}}`
+		`"channel":15,"pan_id":"0x1a62","ext_pan_id":"dddddddddddddddd","network_key":"0102030405060708090a0b0c0d0e0f10","permit_join_seconds":30,"data_dir":"` + data + `"}}`
 	wd, _ := os.Getwd()
 	p := startTranslator(t, b, instance, "Z2M_INSTALL_DIR="+filepath.Join(wd, "..", "..", ".cache", "z2m"))
 	w.WaitFor(prefix+"status", payloadIs("online"), 20*time.Second)
@@ -58,6 +58,13 @@ func TestDaemon_EmbeddedUnreachableAdapter(t *testing.T) {
 	// The daemon stays online and answers what it can.
 	w.Publish(prefix+"meta/request/info", "", false)
 	w.WaitFor(prefix+"meta/info", hasField("zigbee2mqtt_version", upstream.Z2MVersion), 10*time.Second)
+	// When Zigbee2MQTT's bridge comes online, joining is permitted for
+	// permit_join_seconds (simulated here: the adapter never answers).
+	w.Publish("zigbee2mqtt/bridge/state", `{"state":"online"}`, true)
+	pj := w.WaitFor("zigbee2mqtt/bridge/request/permit_join", nil, 10*time.Second)
+	if pj.Payload != `{"time":30}` {
+		t.Errorf("permit_join request = %s, want {\"time\":30}", pj.Payload)
+	}
 	if n := w.Count(prefix+"status", payloadIs("offline")); n != 0 {
 		t.Errorf("status went offline %d times while zigbee2mqtt crashed", n)
 	}

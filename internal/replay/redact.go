@@ -85,6 +85,9 @@ func Anonymize(lines []Line, z2mTopic string) {
 		l := &lines[i]
 		if rest, ok := strings.CutPrefix(l.Topic, z2mTopic+"/"); ok {
 			l.Topic = z2mTopic + "/" + rewrite(rest)
+		} else {
+			// IoT2MQTT command topics carry IEEE-based device ids.
+			l.Topic = ieeeRe.ReplaceAllStringFunc(l.Topic, fakeIEEE)
 		}
 		if l.PayloadText != nil {
 			s := rewrite(*l.PayloadText)
