@@ -40,3 +40,20 @@ func TestDaemon_QoS1CommandSurvivesTranslatorRestart(t *testing.T) {
 	}
 	_ = p2
 }
+
+// TestDaemon_WarnsWithoutDeviceList: with no retained bridge/devices (a
+// broker restarted without persistence), the daemon says so instead of
+// running blind.
+func TestDaemon_WarnsWithoutDeviceList(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the 15 s device-list watch")
+	}
+	b := mqtttest.StartBroker(t)
+	w := mqtttest.Connect(t, b.Addr, "watcher")
+	w.Subscribe("IoT2mqtt/#")
+	p := startTranslator(t, b, minimalInstance)
+	e := w.WaitFor(prefix+"error", hasField("error_code", "NO_DEVICE_LIST"), 30*time.Second)
+	if !strings.Contains(e.Payload, "zigbee2mqtt/bridge/devices") || !strings.Contains(p.Output(), "no device list from zigbee2mqtt yet") {
+		t.Errorf("warning does not name the missing topic: %s", e.Payload)
+	}
+}

@@ -17,6 +17,10 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// devicesWatchDelay is how long after connecting the daemon waits for
+// Zigbee2MQTT's retained device list before it warns.
+const devicesWatchDelay = 15 * time.Second
+
 // shutdownBudget bounds the graceful shutdown after SIGTERM/SIGINT.
 const shutdownBudget = 10 * time.Second
 
@@ -171,6 +175,10 @@ func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var sweepDone <-chan time.Time
+	// devicesWatch fires when no bridge/devices arrived after a connect: the
+	// retained list is gone (a broker restarted without persistence) and
+	// Zigbee2MQTT republishes it only when it restarts or its devices change.
+	var devicesWatch <-chan time.Time
 	sweeping := true
 	resetTimer := func() {
 		if dl, ok := d.engine.NextDeadline(); ok {
@@ -209,6 +217,13 @@ func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 		case <-timer.C:
 			d.apply(ctx, d.engine.Tick(time.Now()))
 			resetTimer()
+		case <-devicesWatch:
+			devicesWatch = nil
+			if !d.engine.DevicesKnown() {
+				d.log.Warn().Str("topic", d.inst.Z2MBaseTopic+"/bridge/devices").
+					Msg("no device list from zigbee2mqtt yet: the retained bridge/devices is missing (was the broker restarted without persistence?); devices appear once zigbee2mqtt publishes it, e.g. after it restarts")
+				d.publishError("NO_DEVICE_LIST", "no retained "+d.inst.Z2MBaseTopic+"/bridge/devices on the broker; waiting for zigbee2mqtt to publish it", "warning")
+			}
 		case <-sweepDone:
 			sweeping, sweepDone = false, nil
 			go d.broker.unsubscribe(ctx, d.engine.SweepSubscriptions())
@@ -216,6 +231,9 @@ func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 			d.health.SetMQTTConnected(ev.up)
 			if !ev.up {
 				continue
+			}
+			if !d.engine.DevicesKnown() {
+				devicesWatch = time.After(devicesWatchDelay)
 			}
 			if ev.reconnect {
 				d.log.Info().Msg("reconnected; republishing retained state")
