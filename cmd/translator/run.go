@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/wiring"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/mapping"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/upstream"
@@ -77,31 +78,16 @@ func newDaemon(cfg *Config, log zerolog.Logger) (*daemon, error) {
 	if inst.Embedded() {
 		mode = "embedded"
 	}
-	overrides := map[string]translate.Override{}
-	for _, o := range inst.Devices {
-		overrides[o.IEEE] = translate.Override{DeviceID: o.DeviceID, FriendlyName: o.FriendlyName, Enabled: o.Enabled, Model: o.Model}
-	}
-	var groups []translate.Group
-	for _, g := range inst.Groups {
-		groups = append(groups, translate.Group{ID: g.GroupID, Devices: g.Devices})
-	}
-	engine := translate.New(translate.Config{
-		BaseTopic:            cfg.BaseTopic,
-		InstanceID:           cfg.InstanceName,
-		ConnectorType:        inst.ConnectorType,
-		Z2MBaseTopic:         inst.Z2MBaseTopic,
-		QoS:                  cfg.QoS,
-		RetainState:          cfg.Retain,
-		StateKeyTopics:       inst.StateKeyTopics,
-		CommandTimeout:       time.Duration(inst.CommandTimeoutMS) * time.Millisecond,
-		SleepyCommandTimeout: time.Duration(inst.SleepyCommandTimeoutMS) * time.Millisecond,
-		Overrides:            overrides,
-		Groups:               groups,
-		Version:              version,
-		Mode:                 mode,
-		Z2MVersion:           map[bool]string{true: upstream.Z2MVersion}[inst.Embedded()],
-		StartedAt:            started,
-	}, rules)
+	engine := translate.New(wiring.EngineConfig(inst, translate.Config{
+		BaseTopic:   cfg.BaseTopic,
+		InstanceID:  cfg.InstanceName,
+		QoS:         cfg.QoS,
+		RetainState: cfg.Retain,
+		Version:     version,
+		Mode:        mode,
+		Z2MVersion:  map[bool]string{true: upstream.Z2MVersion}[inst.Embedded()],
+		StartedAt:   started,
+	}), rules)
 	d := &daemon{cfg: cfg, inst: inst, log: log, engine: engine, control: make(chan func(), 16), started: started, latency: newHistogram()}
 	d.broker = newBroker(cfg, log.With().Str("component", "mqtt").Logger(), engine.StatusTopic(), engine.Subscriptions(), engine.SweepSubscriptions())
 	if inst.Embedded() {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/wiring"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/mapping"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/mappings"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
@@ -119,30 +120,15 @@ func newEngine(dir string, opts Options) (*translate.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	overrides := map[string]translate.Override{}
-	for _, o := range inst.Devices {
-		overrides[o.IEEE] = translate.Override{DeviceID: o.DeviceID, FriendlyName: o.FriendlyName, Enabled: o.Enabled, Model: o.Model}
-	}
-	var groups []translate.Group
-	for _, g := range inst.Groups {
-		groups = append(groups, translate.Group{ID: g.GroupID, Devices: g.Devices})
-	}
-	return translate.New(translate.Config{
-		BaseTopic:            "IoT2mqtt",
-		InstanceID:           Instance,
-		ConnectorType:        inst.ConnectorType,
-		Z2MBaseTopic:         inst.Z2MBaseTopic,
-		QoS:                  1,
-		RetainState:          true,
-		StateKeyTopics:       inst.StateKeyTopics,
-		CommandTimeout:       time.Duration(inst.CommandTimeoutMS) * time.Millisecond,
-		SleepyCommandTimeout: time.Duration(inst.SleepyCommandTimeoutMS) * time.Millisecond,
-		Overrides:            overrides,
-		Groups:               groups,
-		Version:              "replay",
-		Mode:                 "translator-only",
-		StartedAt:            Start,
-	}, set), nil
+	return translate.New(wiring.EngineConfig(inst, translate.Config{
+		BaseTopic:   "IoT2mqtt",
+		InstanceID:  Instance,
+		QoS:         1,
+		RetainState: true,
+		Version:     "replay",
+		Mode:        "translator-only",
+		StartedAt:   Start,
+	}), set), nil
 }
 
 func isDir(p string) bool {
