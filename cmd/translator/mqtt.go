@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"strings"
-	"hash/fnv"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"hash/fnv"
 	"net/url"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
