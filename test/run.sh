@@ -16,5 +16,7 @@ fi
 
 bash upstream/install.sh
 
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*'))
+if [ -n "$unformatted" ]; then echo "test/run.sh: not gofmt-ed: $unformatted" >&2; exit 1; fi
 go vet ./...
 go test -count=1 "$@" ./...
