@@ -192,6 +192,10 @@ func (b *broker) notify(ev brokerEvent) {
 // through the same one, so messages on one topic stay in order.
 const publishShards = 16
 
+// publishTimeout bounds one publish attempt; a failed attempt is retried
+// once the connection is up again.
+const publishTimeout = 5 * time.Second
+
 // publish hands a message to its topic's publisher. The queues are bounded:
 // when the broker is slow or away, the engine waits instead of growing
 // memory without limit.
@@ -232,7 +236,11 @@ func (b *broker) startPublishers(ctx context.Context) {
 func (b *broker) send(ctx context.Context, m translate.Message) {
 	p := &paho.Publish{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain}
 	for {
-		_, err := b.cm.Publish(ctx, p)
+		// Bounded: a QoS 1 publish in flight when the connection is reset can
+		// wait forever for its acknowledgement and stall this whole queue.
+		attempt, cancel := context.WithTimeout(ctx, publishTimeout)
+		_, err := b.cm.Publish(attempt, p)
+		cancel()
 		if err == nil || ctx.Err() != nil {
 			return
 		}
