@@ -1,15 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/eclipse/paho.golang/paho"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/mapping"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
 	"github.com/tidwall/gjson"
@@ -22,6 +25,8 @@ import (
 func runCheck(args []string, stdout io.Writer) error {
 	fs := newFlagSet("check")
 	devicesPath := fs.String("devices", "", "bridge/devices capture: a JSON array, or a fixture's input.jsonl")
+	brokerURL := fs.String("broker", "", "read the retained bridge/devices from this live broker instead (mqtt://host:port)")
+	z2mTopic := fs.String("z2m-topic", "zigbee2mqtt", "Zigbee2MQTT base topic, with -broker")
 	format := fs.String("format", "text", "text or json")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
@@ -61,8 +66,14 @@ func runCheck(args []string, stdout io.Writer) error {
 		return err
 	}
 	var coverage []translate.DeviceCoverage
-	if set != nil && *devicesPath != "" {
-		raw, err := readDevicesCapture(*devicesPath)
+	if set != nil && (*devicesPath != "" || *brokerURL != "") {
+		var raw []byte
+		var err error
+		if *brokerURL != "" {
+			raw, err = fetchRetained(*brokerURL, *z2mTopic+"/bridge/devices")
+		} else {
+			raw, err = readDevicesCapture(*devicesPath)
+		}
 		if err != nil {
 			return fmt.Errorf("check: %w", err)
 		}
@@ -156,4 +167,34 @@ func devicesFromCapture(raw []byte) []mapping.Device {
 		return true
 	})
 	return out
+}
+
+// fetchRetained reads one retained message from a live broker.
+func fetchRetained(brokerURL, topic string) ([]byte, error) {
+	u, err := url.Parse(brokerURL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("-broker %q is not a URL like mqtt://host:1883", brokerURL)
+	}
+	got := make(chan []byte, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cli, err := dialPaho(ctx, u.Host, fmt.Sprintf("translator-check-%d", os.Getpid()), func(p *paho.Publish) {
+		select {
+		case got <- p.Payload:
+		default:
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", u.Redacted(), err)
+	}
+	defer cli.Disconnect(&paho.Disconnect{})
+	if _, err := cli.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: topic, QoS: 1}}}); err != nil {
+		return nil, fmt.Errorf("subscribe %s: %w", topic, err)
+	}
+	select {
+	case p := <-got:
+		return p, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("no retained %s on %s within 5 s", topic, u.Redacted())
+	}
 }

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"encoding/json"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/mqtttest"
 	"io"
 	"net/http"
 	"os"
@@ -195,5 +196,15 @@ blocks:
 	out, err = exec.Command(binary, "check", "-format", "json", "-devices", "../../test/catalog/devices.json", "../../mappings/10-lights.yaml").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), `"errors": 0`) {
 		t.Errorf("json check of the shipped light pack = %v:\n%.400s", err, out)
+	}
+}
+
+func TestCheck_LiveBroker(t *testing.T) {
+	b := mqtttest.StartBroker(t)
+	z2m := mqtttest.Connect(t, b.Addr, "fake-z2m")
+	z2m.Publish("zigbee2mqtt/bridge/devices", readFile(t, "../../translate/testdata/light_devices.json"), true)
+	out, err := exec.Command(binary, "check", "-broker", "mqtt://"+b.Addr, "../../mappings/10-lights.yaml").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "coverage "+lampIEEE) {
+		t.Errorf("check -broker = %v:\n%s", err, out)
 	}
 }
