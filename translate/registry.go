@@ -13,6 +13,7 @@ import (
 
 // device is one Zigbee2MQTT device as the engine knows it.
 type device struct {
+	entry       string // its bridge/devices entry, to skip unchanged ones
 	dev         mapping.Device
 	id          string
 	enabled     bool
@@ -167,7 +168,19 @@ func (e *Engine) handleDevices(r *Result, msg Message, now time.Time) {
 		if v.Get("type").String() == "Coordinator" {
 			return true
 		}
-		nd := e.deviceFromJSON(v)
+		// Unchanged entries (the usual case when one device joins, leaves or
+		// is renamed) keep their device and plan: re-planning a thousand
+		// devices for every bridge/devices publish is pure garbage.
+		if old := e.devices[strings.ToLower(v.Get("ieee_address").String())]; old != nil && old.entry == v.Raw && !seen[old.dev.IEEE] {
+			seen[old.dev.IEEE] = true
+			order = append(order, old.dev.IEEE)
+			return true
+		}
+		// Parse a private copy, so the device's strings do not keep the whole
+		// bridge/devices payload alive.
+		entry := strings.Clone(v.Raw)
+		nd := e.deviceFromJSON(gjson.Parse(entry))
+		nd.entry = entry
 		if nd.dev.IEEE == "" || seen[nd.dev.IEEE] {
 			return true
 		}
@@ -282,6 +295,7 @@ func (e *Engine) updateDevice(r *Result, old, nd *device, now time.Time) bool {
 		changed = true
 	}
 	old.dev = nd.dev
+	old.entry = nd.entry
 	old.supported, old.interviewed = nd.supported, nd.interviewed
 	if o, ok := e.cfg.Overrides[old.dev.IEEE]; ok {
 		nd.enabled = nd.enabled && o.Enabled

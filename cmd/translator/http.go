@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,6 +38,10 @@ func (d *daemon) startHTTP() (*http.Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle(upstream.HealthPath, d.health)
 	mux.HandleFunc("/metrics", d.serveMetrics)
+	if os.Getenv("TRANSLATOR_PPROF") != "" { // opt-in profiling on the loopback listener
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
