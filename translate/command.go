@@ -262,7 +262,7 @@ func (e *Engine) checkPending(r *Result, d *device, payload []byte, now time.Tim
 	for _, p := range d.pending {
 		for k, want := range p.want {
 			got := gjson.GetBytes(payload, escapeKey(k))
-			if got.Exists() && (matches(want, got) || (k == "color" && colorMatches(want, got))) {
+			if got.Exists() && matches(k, want, got) {
 				delete(p.want, k)
 			}
 		}
@@ -275,63 +275,46 @@ func (e *Engine) checkPending(r *Result, d *device, payload []byte, now time.Tim
 	d.pending = kept
 }
 
-// matches compares a requested Zigbee2MQTT value with an echoed one:
-// numbers within 2% (at least 1 for integers, 0.02 for fractions), text
-// case-insensitively, objects key by key for the requested keys. A TOGGLE
-// matches any echo.
-func matches(want, got gjson.Result) bool {
+// matches compares a requested Zigbee2MQTT value with an echoed one: text
+// case-insensitively (a TOGGLE matches any echo), objects key by key for
+// the requested keys, numbers within the tolerance of their key.
+func matches(key string, want, got gjson.Result) bool {
 	switch want.Type {
 	case gjson.Number:
-		if got.Type != gjson.Number {
-			return false
-		}
-		tol := math.Max(0.02*math.Abs(want.Num), 0.02)
-		if want.Num == math.Trunc(want.Num) && math.Abs(want.Num) > 1 {
-			tol = math.Max(tol, 1)
-		}
-		return math.Abs(want.Num-got.Num) <= tol
+		return got.Type == gjson.Number && math.Abs(want.Num-got.Num) <= tolerance(key, want.Num)
 	case gjson.String:
-		if strings.EqualFold(want.Str, "toggle") {
-			return true
-		}
-		return strings.EqualFold(want.Str, got.String())
+		return strings.EqualFold(want.Str, "toggle") || strings.EqualFold(want.Str, got.String())
 	case gjson.JSON:
-		if want.IsObject() {
-			ok := true
-			want.ForEach(func(k, w gjson.Result) bool {
-				g := got.Get(escapeKey(k.Str))
-				if !g.Exists() || !matches(w, g) {
-					ok = false
-				}
-				return ok
-			})
-			return ok
+		if !want.IsObject() {
+			return want.Raw == got.Raw
 		}
-		return want.Raw == got.Raw
+		ok := true
+		want.ForEach(func(k, w gjson.Result) bool {
+			g := got.Get(escapeKey(k.Str))
+			ok = g.Exists() && matches(k.Str, w, g)
+			return ok
+		})
+		return ok
 	}
 	return want.Raw == got.Raw
 }
 
-// colorMatches compares a requested colour with the echo more loosely:
-// lights clip colours to their gamut, so x/y may move by up to 0.05 and
-// hue/saturation by up to 5.
-func colorMatches(want, got gjson.Result) bool {
-	if !want.IsObject() {
-		return false
+// tolerance is how far an echoed number may be from the requested one.
+// Lights clip colours to their gamut, so colour x/y may move by 0.05 and
+// hue/saturation by 5; other numbers by 2% (at least 1 for integers above
+// 1, and at least 0.02).
+func tolerance(key string, want float64) float64 {
+	switch key {
+	case "x", "y":
+		return 0.05
+	case "hue", "saturation":
+		return 5
 	}
-	ok := true
-	want.ForEach(func(k, w gjson.Result) bool {
-		g := got.Get(escapeKey(k.Str))
-		tol := 5.0
-		if k.Str == "x" || k.Str == "y" {
-			tol = 0.05
-		}
-		if !g.Exists() || w.Type != gjson.Number || g.Type != gjson.Number || math.Abs(w.Num-g.Num) > tol {
-			ok = false
-		}
-		return ok
-	})
-	return ok
+	tol := math.Max(0.02*math.Abs(want), 0.02)
+	if want == math.Trunc(want) && math.Abs(want) > 1 {
+		tol = math.Max(tol, 1)
+	}
+	return tol
 }
 
 // Tick expires pending commands whose deadline has passed.
