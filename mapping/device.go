@@ -1,6 +1,8 @@
 package mapping
 
 import (
+	"strings"
+
 	"github.com/tidwall/gjson"
 )
 
@@ -105,4 +107,19 @@ func (d *Device) Property(key string) *Property {
 		}
 	}
 	return nil
+}
+
+// ParseDevice reads one entry of Zigbee2MQTT's `bridge/devices` array. The
+// IEEE address is lower-cased.
+func ParseDevice(v gjson.Result) Device {
+	def := v.Get("definition")
+	return Device{
+		IEEE:         strings.ToLower(v.Get("ieee_address").String()),
+		FriendlyName: v.Get("friendly_name").String(),
+		Model:        def.Get("model").String(),
+		Vendor:       def.Get("vendor").String(),
+		Type:         v.Get("type").String(),
+		PowerSource:  v.Get("power_source").String(),
+		Properties:   ParseExposes(def.Get("exposes")),
+	}
 }

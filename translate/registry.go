@@ -132,18 +132,8 @@ func (e *Engine) handleBridgeState(r *Result, payload []byte, now time.Time) {
 }
 
 func (e *Engine) deviceFromJSON(v gjson.Result) *device {
-	ieee := strings.ToLower(v.Get("ieee_address").String())
-	def := v.Get("definition")
 	d := &device{
-		dev: mapping.Device{
-			IEEE:         ieee,
-			FriendlyName: v.Get("friendly_name").String(),
-			Model:        def.Get("model").String(),
-			Vendor:       def.Get("vendor").String(),
-			Type:         v.Get("type").String(),
-			PowerSource:  v.Get("power_source").String(),
-			Properties:   mapping.ParseExposes(def.Get("exposes")),
-		},
+		dev:         mapping.ParseDevice(v),
 		enabled:     !v.Get("disabled").Bool(),
 		supported:   v.Get("supported").Bool(),
 		interviewed: v.Get("interview_completed").Bool() || v.Get("interview_state").String() == "SUCCESSFUL",

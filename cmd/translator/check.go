@@ -157,13 +157,7 @@ func devicesFromCapture(raw []byte) []mapping.Device {
 		if v.Get("type").String() == "Coordinator" {
 			return true
 		}
-		def := v.Get("definition")
-		out = append(out, mapping.Device{
-			IEEE: v.Get("ieee_address").String(), FriendlyName: v.Get("friendly_name").String(),
-			Model: def.Get("model").String(), Vendor: def.Get("vendor").String(),
-			Type: v.Get("type").String(), PowerSource: v.Get("power_source").String(),
-			Properties: mapping.ParseExposes(def.Get("exposes")),
-		})
+		out = append(out, mapping.ParseDevice(v))
 		return true
 	})
 	return out
