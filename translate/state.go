@@ -379,8 +379,19 @@ func (e *Engine) publishEventTo(r *Result, id, event, data string, now time.Time
 
 // publishError publishes {timestamp, error_code, message, severity} on topic.
 func (e *Engine) publishError(r *Result, topic, code, msg, severity string, now time.Time) {
+	r.Publish = append(r.Publish, e.errorMessage(topic, code, msg, severity, now))
+}
+
+func (e *Engine) errorMessage(topic, code, msg, severity string, now time.Time) Message {
 	payload := `{"timestamp":"` + Timestamp(now) + `","error_code":` + jsonString(code) + `,"message":` + jsonString(msg) + `,"severity":` + jsonString(severity) + `}`
-	r.Publish = append(r.Publish, Message{Topic: topic, Payload: []byte(payload), QoS: e.cfg.QoS})
+	return Message{Topic: topic, Payload: []byte(payload), QoS: e.cfg.QoS}
+}
+
+// InstanceError is the instance-level error publication (`P/error`) for
+// problems outside the engine, such as a failed reload or an upstream
+// crash. It reads only fixed configuration, so any goroutine may call it.
+func (e *Engine) InstanceError(code, msg, severity string, now time.Time) Message {
+	return e.errorMessage(e.prefix+"error", code, msg, severity, now)
 }
 
 func preview(b []byte) string {

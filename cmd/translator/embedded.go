@@ -81,7 +81,11 @@ func (e *embeddedZ2M) start(ctx context.Context, publishError func(code, msg, se
 		if loop {
 			severity = "error"
 		}
-		publishError("UPSTREAM_CRASH", fmt.Sprintf("zigbee2mqtt exited (%v); restart %d%s", exitErr, restarts, map[bool]string{true: ", crash loop", false: ""}[loop]), severity)
+		msg := fmt.Sprintf("zigbee2mqtt exited (%v); restart %d", exitErr, restarts)
+		if loop {
+			msg += ", crash loop"
+		}
+		publishError("UPSTREAM_CRASH", msg, severity)
 	}
 	return e.sup.Start(ctx)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -74,9 +73,9 @@ func newDaemon(cfg *Config, log zerolog.Logger) (*daemon, error) {
 	log.Info().Str("pack", source).Int("blocks", len(rules.Blocks())).Msg("mapping rules loaded")
 
 	started := time.Now()
-	mode := "translator-only"
+	mode, pinned := "translator-only", ""
 	if inst.Embedded() {
-		mode = "embedded"
+		mode, pinned = "embedded", upstream.Z2MVersion
 	}
 	engine := translate.New(wiring.EngineConfig(inst, translate.Config{
 		BaseTopic:   cfg.BaseTopic,
@@ -85,7 +84,7 @@ func newDaemon(cfg *Config, log zerolog.Logger) (*daemon, error) {
 		RetainState: cfg.Retain,
 		Version:     version,
 		Mode:        mode,
-		Z2MVersion:  map[bool]string{true: upstream.Z2MVersion}[inst.Embedded()],
+		Z2MVersion:  pinned,
 		StartedAt:   started,
 	}), rules)
 	d := &daemon{cfg: cfg, inst: inst, log: log, engine: engine, control: make(chan func(), 16), started: started, latency: newHistogram()}
@@ -307,6 +306,5 @@ func (d *daemon) reload(trigger string) {
 // publishError publishes an instance-level error {timestamp, error_code,
 // message, severity}. It is safe from any goroutine.
 func (d *daemon) publishError(code, msg, severity string) {
-	payload, _ := json.Marshal(map[string]string{"timestamp": translate.Timestamp(time.Now()), "error_code": code, "message": msg, "severity": severity})
-	d.broker.publish(context.Background(), translate.Message{Topic: d.engine.Prefix() + "error", Payload: payload, QoS: d.cfg.QoS})
+	d.broker.publish(context.Background(), d.engine.InstanceError(code, msg, severity, time.Now()))
 }
