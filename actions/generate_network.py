@@ -10,10 +10,10 @@ Values the user typed are kept (normalised); blanks are generated with the
 secrets module; a blank channel becomes 11. Standard library only; always
 exits 0.
 """
-import json
 import re
 import secrets
-import sys
+
+from _action import run
 
 DEFAULT_CHANNEL = 11
 Z2M_DEFAULT_PAN_ID = 0x1A62
@@ -79,16 +79,5 @@ def generate(params):
         return {"ok": False, "error": {"code": "invalid_parameter", "message": str(exc), "retriable": False}}
 
 
-def main():
-    try:
-        request = json.loads(sys.stdin.read() or "{}")
-    except ValueError:
-        request = {}
-    params = request.get("input", request) if isinstance(request, dict) else {}
-    if not isinstance(params, dict):
-        params = {}
-    print(json.dumps(generate(params)))
-
-
 if __name__ == "__main__":
-    main()
+    run(generate)

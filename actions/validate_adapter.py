@@ -9,10 +9,11 @@ tcp://host:port is probed with a TCP connect; /dev/... paths are only
 syntax-checked (the tool runner has no access to host devices).
 Standard library only; logs go to stderr; always exits 0.
 """
-import json
 import re
 import socket
 import sys
+
+from _action import run
 
 ADAPTERS = ("zstack", "ember", "deconz", "zigate", "zboss")
 TIMEOUT_S = 4
@@ -48,16 +49,5 @@ def check(params):
     return {"ok": True, "result": {"kind": "tcp", "host": host, "port": tcp_port, "reachable": True}}
 
 
-def main():
-    try:
-        request = json.loads(sys.stdin.read() or "{}")
-    except ValueError:
-        request = {}
-    params = request.get("input", request) if isinstance(request, dict) else {}
-    if not isinstance(params, dict):
-        params = {}
-    print(json.dumps(check(params)))
-
-
 if __name__ == "__main__":
-    main()
+    run(check)
