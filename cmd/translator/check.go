@@ -172,14 +172,14 @@ func fetchRetained(brokerURL, topic string) ([]byte, error) {
 	got := make(chan []byte, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cli, err := dialPaho(ctx, u.Host, fmt.Sprintf("translator-check-%d", os.Getpid()), func(p *paho.Publish) {
+	cli, err := connectClient(ctx, u, fmt.Sprintf("translator-check-%d", os.Getpid()), "", "", func(p *paho.Publish) {
 		select {
 		case got <- p.Payload:
 		default:
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", u.Redacted(), err)
+		return nil, err
 	}
 	defer cli.Disconnect(&paho.Disconnect{})
 	if _, err := cli.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: topic, QoS: 1}}}); err != nil {

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -37,35 +35,15 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil || u.Host == "" {
 		return usageError{fmt.Sprintf("-broker %q is not a URL like mqtt://host:1883", *brokerFlag)}
 	}
-	var conn net.Conn
-	if u.Scheme == "mqtts" || u.Scheme == "tls" {
-		conn, err = tls.Dial("tcp", u.Host, &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12})
-	} else {
-		conn, err = net.Dial("tcp", u.Host)
-	}
-	if err != nil {
-		return fmt.Errorf("record: connect %s: %w", u.Redacted(), err)
-	}
 	rec := &recorder{start: time.Now()}
-	cli := paho.NewClient(paho.ClientConfig{
-		Conn: conn,
-		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
-			rec.add(pr.Packet.Topic, pr.Packet.Payload, pr.Packet.QoS, pr.Packet.Retain)
-			return true, nil
-		}},
+	cli, err := connectClient(ctx, u, fmt.Sprintf("translator-record-%d", os.Getpid()), *user, *pass, func(p *paho.Publish) {
+		rec.add(p.Topic, p.Payload, p.QoS, p.Retain)
 	})
+	if err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	cp := &paho.Connect{ClientID: fmt.Sprintf("translator-record-%d", os.Getpid()), CleanStart: true, KeepAlive: 30}
-	if *user != "" {
-		cp.Username, cp.UsernameFlag = *user, true
-		cp.Password, cp.PasswordFlag = []byte(*pass), *pass != ""
-	}
-	if ca, err := cli.Connect(cctx, cp); err != nil {
-		return fmt.Errorf("record: connect: %w", err)
-	} else if ca.ReasonCode != 0 {
-		return fmt.Errorf("record: broker refused the connection (reason %d)", ca.ReasonCode)
-	}
 	subs := []paho.SubscribeOptions{{Topic: *z2mTopic + "/#", QoS: 1, RetainAsPublished: true}}
 	if *commands != "" {
 		for _, f := range []string{"devices/+/cmd", "devices/+/get", "groups/+/cmd", "meta/request/+"} {

@@ -160,26 +160,10 @@ func startEmbeddedBroker(addr string) (string, func(), error) {
 	return addr, func() { _ = srv.Close() }, nil
 }
 
-func dialPaho(ctx context.Context, host, id string, onMsg func(*paho.Publish)) (*paho.Client, error) {
-	conn, err := net.Dial("tcp", host)
-	if err != nil {
-		return nil, err
-	}
-	cli := paho.NewClient(paho.ClientConfig{Conn: conn, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
-		func(pr paho.PublishReceived) (bool, error) { onMsg(pr.Packet); return true, nil },
-	}})
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if _, err := cli.Connect(cctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30}); err != nil {
-		return nil, err
-	}
-	return cli, nil
-}
-
 // watchTraffic prints every IoT2MQTT publication, one line each.
 func watchTraffic(ctx context.Context, host string, w io.Writer) error {
 	var mu sync.Mutex
-	cli, err := dialPaho(ctx, host, "sandbox-watch", func(p *paho.Publish) {
+	cli, err := connectClient(ctx, &url.URL{Scheme: "mqtt", Host: host}, "sandbox-watch", "", "", func(p *paho.Publish) {
 		mu.Lock()
 		defer mu.Unlock()
 		fmt.Fprintf(w, "%s  %s  %s\n", time.Now().Format("15:04:05.000"), p.Topic, p.Payload)
@@ -215,7 +199,7 @@ func startSimulator(ctx context.Context, host string, lines []replay.Line) (*sim
 			})
 		}
 	}
-	cli, err := dialPaho(ctx, host, "sandbox-zigbee2mqtt", s.onMessage)
+	cli, err := connectClient(ctx, &url.URL{Scheme: "mqtt", Host: host}, "sandbox-zigbee2mqtt", "", "", s.onMessage)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox zigbee2mqtt: %w", err)
 	}
