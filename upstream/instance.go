@@ -66,6 +66,11 @@ type Instance struct {
 	// HTTPAddr is the local HTTP listener for /health and /metrics
 	// (`http_addr`, default "127.0.0.1:0" meaning disabled when empty).
 	HTTPAddr string
+	// RecoverDeviceList asks Zigbee2MQTT to restart (`bridge/request/restart`)
+	// when its bridge is online but the retained bridge/devices is missing,
+	// the only way to make it publish the list again
+	// (`recover_device_list`, default true when embedded, false otherwise).
+	RecoverDeviceList bool
 
 	// Devices are the per-device overrides from `devices[]`.
 	Devices []DeviceOverride
@@ -205,6 +210,7 @@ func ParseInstance(data []byte, instanceName, home string) (*Instance, error) {
 		r.errf("serial_port: required when adapter is set (a device path or tcp://host:port)")
 	}
 
+	inst.RecoverDeviceList = r.boolean("recover_device_list", inst.Adapter != nil)
 	inst.Devices = r.devices()
 	inst.Groups = r.groups()
 

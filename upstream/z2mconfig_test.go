@@ -432,3 +432,24 @@ func equalYAML(got, want any) bool {
 	b, err2 := yaml.Marshal(want)
 	return errors.Join(err1, err2) == nil && bytes.Equal(a, b)
 }
+
+func TestRecoverDeviceListDefault(t *testing.T) {
+	tests := []struct {
+		name, json string
+		want       bool
+	}{
+		{"translator only", `{"instance_id":"a"}`, false},
+		{"embedded", `{"instance_id":"a","serial_port":"/dev/ttyUSB0"}`, true},
+		{"translator only, opted in", `{"instance_id":"a","recover_device_list":true}`, true},
+		{"embedded, opted out", `{"instance_id":"a","serial_port":"/dev/ttyUSB0","recover_device_list":false}`, false},
+	}
+	for _, tt := range tests {
+		inst, err := upstream.ParseInstance([]byte(tt.json), "a", "/app")
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got := inst.RecoverDeviceList; got != tt.want {
+			t.Errorf("%s: RecoverDeviceList = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

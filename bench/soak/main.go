@@ -199,7 +199,7 @@ func metrics(addr string) string {
 	var out []string
 	for sc := bufio.NewScanner(r.Body); sc.Scan(); {
 		l := sc.Text()
-		if !strings.HasPrefix(l, "#") && (strings.Contains(l, "goroutine") || strings.Contains(l, "dropped") || strings.Contains(l, "queue")) {
+		if !strings.HasPrefix(l, "#") && (strings.Contains(l, "goroutine") || strings.Contains(l, "dropped") || strings.Contains(l, "queue") || strings.HasPrefix(l, "go_heap_live") || strings.HasPrefix(l, "go_memory_total")) {
 			out = append(out, l)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime/metrics"
 	"sync"
 	"time"
 )
@@ -73,6 +74,34 @@ func (d *daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	waiting, dropped := d.broker.in.stats()
 	fmt.Fprintf(&buf, "# HELP translator_inbound_queue Messages waiting for the engine.\n# TYPE translator_inbound_queue gauge\ntranslator_inbound_queue %d\n", waiting)
 	fmt.Fprintf(&buf, "# HELP translator_inbound_dropped_total Device messages dropped because their topic's queue (1000) was full; the oldest goes first.\n# TYPE translator_inbound_dropped_total counter\ntranslator_inbound_dropped_total %d\n", dropped)
+	writeRuntimeMetrics(&buf)
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	_, _ = w.Write(buf.Bytes())
+}
+
+// runtimeGauges are the Go runtime figures an operator needs to tell a leak
+// (live heap or goroutines growing) from memory the runtime merely keeps.
+var runtimeGauges = []struct{ name, sample, help string }{
+	{"go_goroutines", "/sched/goroutines:goroutines", "Live goroutines."},
+	{"go_heap_live_bytes", "/gc/heap/live:bytes", "Heap memory occupied by live objects after the last GC."},
+	{"go_heap_objects_bytes", "/memory/classes/heap/objects:bytes", "Heap memory occupied by live and not-yet-swept objects."},
+	{"go_heap_free_bytes", "/memory/classes/heap/free:bytes", "Heap memory free and not yet returned to the OS."},
+	{"go_heap_released_bytes", "/memory/classes/heap/released:bytes", "Heap memory returned to the OS."},
+	{"go_stack_bytes", "/memory/classes/heap/stacks:bytes", "Memory used by goroutine stacks."},
+	{"go_memory_total_bytes", "/memory/classes/total:bytes", "All memory mapped by the Go runtime."},
+}
+
+// writeRuntimeMetrics appends runtimeGauges in Prometheus text format.
+func writeRuntimeMetrics(w io.Writer) {
+	samples := make([]metrics.Sample, len(runtimeGauges))
+	for i, g := range runtimeGauges {
+		samples[i].Name = g.sample
+	}
+	metrics.Read(samples)
+	for i, g := range runtimeGauges {
+		if samples[i].Value.Kind() != metrics.KindUint64 {
+			continue
+		}
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %d\n", g.name, g.help, g.name, g.name, samples[i].Value.Uint64())
+	}
 }

@@ -48,6 +48,7 @@ func TestDaemon_WarnsWithoutDeviceList(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for the 15 s device-list watch")
 	}
+	t.Parallel()
 	b := mqtttest.StartBroker(t)
 	w := mqtttest.Connect(t, b.Addr, "watcher")
 	w.Subscribe("IoT2mqtt/#")
@@ -55,5 +56,41 @@ func TestDaemon_WarnsWithoutDeviceList(t *testing.T) {
 	e := w.WaitFor(prefix+"error", hasField("error_code", "NO_DEVICE_LIST"), 30*time.Second)
 	if !strings.Contains(e.Payload, "zigbee2mqtt/bridge/devices") || !strings.Contains(p.Output(), "no device list from zigbee2mqtt yet") {
 		t.Errorf("warning does not name the missing topic: %s", e.Payload)
+	}
+}
+
+// TestDaemon_RecoversLostDeviceList: Zigbee2MQTT is online but the retained
+// bridge/devices is gone, and it publishes the list only when it starts, so
+// the daemon asks it to restart, says so, and translates once the list comes.
+func TestDaemon_RecoversLostDeviceList(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the 15 s device-list watch")
+	}
+	t.Parallel()
+	b := mqtttest.StartBroker(t)
+	z2m := mqtttest.Connect(t, b.Addr, "fake-z2m")
+	z2m.Publish("zigbee2mqtt/bridge/state", `{"state":"online"}`, true)
+	w := mqtttest.Connect(t, b.Addr, "watcher")
+	w.Subscribe("IoT2mqtt/#", "zigbee2mqtt/bridge/request/#")
+	p := startTranslator(t, b, strings.Replace(minimalInstance, `"devices":[]`, `"devices":[],"recover_device_list":true`, 1))
+
+	req := w.WaitFor("zigbee2mqtt/bridge/request/restart", nil, 30*time.Second)
+	if req.QoS != 1 || req.Retain || !strings.HasPrefix(jsonField(t, req.Payload, "transaction").(string), "translator-recover-device-list-") {
+		t.Errorf("restart request qos=%d retain=%v payload=%s, want QoS 1, not retained, with a transaction", req.QoS, req.Retain, req.Payload)
+	}
+	e := w.WaitFor(prefix+"error", hasField("error_code", "NO_DEVICE_LIST"), 5*time.Second)
+	if !strings.Contains(e.Payload, "zigbee2mqtt/bridge/request/restart") {
+		t.Errorf("NO_DEVICE_LIST does not say a restart was requested: %s", e.Payload)
+	}
+	if !strings.Contains(p.Output(), "requesting a zigbee2mqtt restart") {
+		t.Errorf("log does not say a restart was requested:\n%s", p.Output())
+	}
+
+	// Zigbee2MQTT restarts and publishes its devices; the light appears.
+	z2m.Publish("zigbee2mqtt/bridge/devices", readFile(t, "../../translate/testdata/light_devices.json"), true)
+	z2m.Publish("zigbee2mqtt/"+lampName, `{"state":"ON","brightness":254}`, false)
+	w.WaitFor(lampPrefix+"state", hasField("state.power", true), 5*time.Second)
+	if n := w.Count("zigbee2mqtt/bridge/request/restart", nil); n != 1 {
+		t.Errorf("restart requested %d times, want once", n)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -20,6 +21,14 @@ import (
 // devicesWatchDelay is how long after connecting the daemon waits for
 // Zigbee2MQTT's retained device list before it warns.
 const devicesWatchDelay = 15 * time.Second
+
+// devicesRecheckDelay is how often the device list is looked for again while
+// it is still missing.
+const devicesRecheckDelay = time.Minute
+
+// recoveryInterval bounds how often Zigbee2MQTT is restarted to recover a lost
+// device list: a restart interrupts the Zigbee network for a few seconds.
+const recoveryInterval = 10 * time.Minute
 
 // shutdownBudget bounds the graceful shutdown after SIGTERM/SIGINT.
 const shutdownBudget = 10 * time.Second
@@ -160,10 +169,10 @@ func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var sweepDone <-chan time.Time
-	// devicesWatch fires when no bridge/devices arrived after a connect: the
+	// devices.timer fires when no bridge/devices arrived after a connect: the
 	// retained list is gone (a broker restarted without persistence) and
 	// Zigbee2MQTT republishes it only when it restarts or its devices change.
-	var devicesWatch <-chan time.Time
+	var devices deviceListWatch
 	sweeping := true
 	resetTimer := func() {
 		if dl, ok := d.engine.NextDeadline(); ok {
@@ -202,12 +211,13 @@ func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 		case <-timer.C:
 			d.apply(ctx, d.engine.Tick(time.Now()))
 			resetTimer()
-		case <-devicesWatch:
-			devicesWatch = nil
+		case <-devices.timer:
+			devices.timer = nil
 			if !d.engine.DevicesKnown() {
-				d.log.Warn().Str("topic", d.inst.Z2MBaseTopic+"/bridge/devices").
-					Msg("no device list from zigbee2mqtt yet: the retained bridge/devices is missing (was the broker restarted without persistence?); devices appear once zigbee2mqtt publishes it, e.g. after it restarts")
-				d.publishError("NO_DEVICE_LIST", "no retained "+d.inst.Z2MBaseTopic+"/bridge/devices on the broker; waiting for zigbee2mqtt to publish it", "warning")
+				d.noDeviceList(ctx, &devices)
+				if d.inst.RecoverDeviceList {
+					devices.timer = time.After(devicesRecheckDelay)
+				}
 			}
 		case <-sweepDone:
 			sweeping, sweepDone = false, nil
@@ -218,7 +228,7 @@ func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 				continue
 			}
 			if !d.engine.DevicesKnown() {
-				devicesWatch = time.After(devicesWatchDelay)
+				devices.timer, devices.reported = time.After(devicesWatchDelay), false
 			}
 			if ev.reconnect {
 				d.log.Info().Msg("reconnected; republishing retained state")
@@ -232,6 +242,39 @@ func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 			f()
 		}
 	}
+}
+
+// deviceListWatch tracks a missing bridge/devices across checks.
+type deviceListWatch struct {
+	timer       <-chan time.Time
+	reported    bool      // NO_DEVICE_LIST was reported since the last connect
+	lastRestart time.Time // last bridge/request/restart sent to recover the list
+}
+
+// noDeviceList reports a missing bridge/devices once per connection and, when
+// the instance allows it and Zigbee2MQTT is up, asks Zigbee2MQTT to restart:
+// it publishes its device list on start and otherwise only when the network
+// changes.
+func (d *daemon) noDeviceList(ctx context.Context, w *deviceListWatch) {
+	topic := d.inst.Z2MBaseTopic + "/bridge/devices"
+	if d.inst.RecoverDeviceList && d.engine.BridgeOnline() &&
+		(w.lastRestart.IsZero() || time.Since(w.lastRestart) >= recoveryInterval) {
+		w.lastRestart, w.reported = time.Now(), true
+		request := d.inst.Z2MBaseTopic + "/bridge/request/restart"
+		d.log.Warn().Str("topic", topic).Str("request", request).
+			Msg("no device list from zigbee2mqtt although its bridge is online: the retained bridge/devices is missing (was the broker restarted without persistence?); requesting a zigbee2mqtt restart so it publishes the list again")
+		d.publishError("NO_DEVICE_LIST", "no retained "+topic+" on the broker; requested a zigbee2mqtt restart ("+request+") to recover it", "warning")
+		d.broker.publish(ctx, translate.Message{Topic: request, QoS: 1,
+			Payload: []byte(`{"transaction":"translator-recover-device-list-` + strconv.FormatInt(w.lastRestart.Unix(), 10) + `"}`)})
+		return
+	}
+	if w.reported {
+		return
+	}
+	w.reported = true
+	d.log.Warn().Str("topic", topic).
+		Msg("no device list from zigbee2mqtt yet: the retained bridge/devices is missing (was the broker restarted without persistence?); devices appear once zigbee2mqtt publishes it, e.g. after it restarts")
+	d.publishError("NO_DEVICE_LIST", "no retained "+topic+" on the broker; waiting for zigbee2mqtt to publish it", "warning")
 }
 
 // handle translates one message, publishes the result and records latency.
