@@ -178,6 +178,23 @@ func collectRetained(port int, wait time.Duration, topics ...string) map[string]
 	return retained
 }
 
+// gauge reads one unlabelled value from /metrics, -1 when unavailable.
+func gauge(addr, name string) int64 {
+	cl := http.Client{Timeout: 2 * time.Second}
+	r, err := cl.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer r.Body.Close()
+	for sc := bufio.NewScanner(r.Body); sc.Scan(); {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return -1
+}
+
 func rssKB(pid int) int64 {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	for _, l := range strings.Split(string(b), "\n") {
@@ -313,6 +330,7 @@ func main() {
 	var sent int64
 	var rss []int64 // one sample every 10 s
 	var rss1m int64
+	goroutines1m := int64(-1)
 	kinds := strings.Split(*kindsFlag, ",")
 	faultEnd := *duration - 30*time.Second
 	nextFault := 30*time.Second + time.Duration(rng.ExpFloat64()*float64(*faultMean))
@@ -320,7 +338,8 @@ func main() {
 	base, baseSent := begin, int64(0) // rate schedule; reset after pauses
 	lastSample := time.Time{}
 	renames := 0
-	var restartMissing []int // per broker restart: devices without retained state 4.5 s later
+	var restartMissing []int      // per broker restart: devices still without retained state after 30 s
+	var restartRecovery []float64 // per broker restart: seconds from the kill until every device had retained state
 	for {
 		el := time.Since(begin)
 		if el >= *duration {
@@ -336,7 +355,7 @@ func main() {
 			r := rssKB(tr.Process.Pid)
 			rss = append(rss, r)
 			if rss1m == 0 && el >= time.Minute {
-				rss1m = r
+				rss1m, goroutines1m = r, gauge(httpAddr, "go_goroutines")
 			}
 			mu.Lock()
 			logEv("status sent=%d envelopes=%d regressions=%d rss=%dkB faults=%v %s", sent, received, regress, r, faults, metrics(httpAddr))
@@ -393,19 +412,26 @@ func main() {
 				broker = startBroker(conf, port)
 				pubConnect()
 				pubBridge()
-				// The translator must republish every retained state envelope: publishing is paused
-				// for 5 s, then a fresh subscriber counts devices that were sent state but have none.
-				time.Sleep(3 * time.Second)
-				ret := collectRetained(port, 1500*time.Millisecond, prefix+"devices/+/state")
-				miss := 0
-				for _, d := range devs {
-					if d.lastSent >= 0 && len(ret[d.IEEE]) == 0 {
-						miss++
+				// The translator must republish every retained state envelope. Publishing pauses
+				// while fresh subscribers count devices that were sent state but have none, until
+				// none is missing or 30 s have passed.
+				var miss, have int
+				for {
+					ret := collectRetained(port, time.Second, prefix+"devices/+/state")
+					miss, have = 0, len(ret)
+					for _, d := range devs {
+						if d.lastSent >= 0 && len(ret[d.IEEE]) == 0 {
+							miss++
+						}
+					}
+					if miss == 0 || time.Since(t0) > 30*time.Second {
+						break
 					}
 				}
 				restartMissing = append(restartMissing, miss)
-				logEv("broker_restart (down+republish %s); %d of %d devices have retained state 4.5 s later (%d missing)",
-					time.Since(t0).Round(time.Millisecond), len(ret), len(devs), miss)
+				restartRecovery = append(restartRecovery, time.Since(t0).Round(100*time.Millisecond).Seconds())
+				logEv("broker_restart: all retained state back %s after the kill (%d of %d devices, %d missing)",
+					time.Since(t0).Round(time.Millisecond), have, len(devs), miss)
 				base, baseSent = time.Now(), sent
 			}
 			faults[kind]++
@@ -486,14 +512,15 @@ func main() {
 		rss1m = rss[0]
 	}
 	growth := float64(r-rss1m) / float64(rss1m) * 100
+	goroutinesEnd := gauge(httpAddr, "go_goroutines")
 	mu.Lock()
 	sum := map[string]any{
 		"duration": duration.String(), "rate": *rate, "devices_initial": *nDev, "devices_final": len(devs), "seed": *seed,
 		"messages_sent": sent, "envelopes_received": received, "faults": faults, "mismatches": nMis,
 		"mismatch_examples": exMis, "ghost_state_topics": ghosts, "ghost_examples": exGhost,
-		"ghost_other_topics": ghostOther, "missing_retained_at_end": missingRetained, "missing_retained_after_restarts": restartMissing, "live_counter_regressions": regress, "bad_envelopes": badID,
+		"ghost_other_topics": ghostOther, "missing_retained_at_end": missingRetained, "missing_retained_after_restarts": restartMissing, "restart_recovery_seconds": restartRecovery, "live_counter_regressions": regress, "bad_envelopes": badID,
 		"rss_kb_first": rss[0], "rss_kb_1m": rss1m, "rss_kb_last": r, "rss_kb_max": maxRSS,
-		"rss_growth_pct_from_1m": growth, "metrics": metrics(httpAddr), "workdir": *dir,
+		"rss_growth_pct_from_1m": growth, "goroutines_1m": goroutines1m, "goroutines_end": goroutinesEnd, "metrics": metrics(httpAddr), "workdir": *dir,
 	}
 	mu.Unlock()
 	b, _ := json.MarshalIndent(sum, "", "  ")
@@ -502,10 +529,16 @@ func main() {
 		*duration, *rate, *nDev, len(devs), sent, received, faults)
 	fmt.Printf("mismatches %d, ghost state topics %d (other ghost topics %d), live counter regressions %d, bad envelopes %d\n",
 		nMis, ghosts, ghostOther, regress, badID)
-	fmt.Printf("current devices without retained state: %d at the end, after each broker restart %v\n", missingRetained, restartMissing)
+	fmt.Printf("current devices without retained state: %d at the end, 30 s after each broker restart %v\n", missingRetained, restartMissing)
+	fmt.Printf("seconds from each broker kill until every device had retained state again: %v\n", restartRecovery)
 	fmt.Printf("RSS first %d kB, at 1 min %d kB, last %d kB, max %d kB (growth from 1 min %+.1f%%)\n", rss[0], rss1m, r, maxRSS, growth)
+	fmt.Printf("goroutines at 1 min %d, at the end %d\n", goroutines1m, goroutinesEnd)
 	fmt.Printf("event log: %s, translator log: %s\n", lf.Name(), tlog.Name())
-	if nMis > 0 || ghosts > 0 || growth > 50 {
+	lostAfterRestart := 0
+	for _, m := range restartMissing {
+		lostAfterRestart += m
+	}
+	if nMis > 0 || ghosts > 0 || growth > 50 || lostAfterRestart > 0 || (goroutines1m >= 0 && goroutinesEnd > goroutines1m+2) {
 		fmt.Println("RESULT: FAIL")
 		os.Exit(1)
 	}
