@@ -22,6 +22,11 @@ type Message struct {
 	Payload []byte
 	QoS     byte
 	Retain  bool
+	// Latest marks a retained last-value topic (state/{key}): only its
+	// newest value matters, so a publisher that is behind may send the
+	// newest waiting message for the topic and skip older ones. Every
+	// message on such a topic, clears included, carries the mark.
+	Latest bool
 }
 
 // Diagnostic is something the daemon should log. The engine also publishes

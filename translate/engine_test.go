@@ -79,6 +79,31 @@ func TestEngine_StateKeyTopicsOnlyOnChange(t *testing.T) {
 	}
 }
 
+// Only state/{key} topics, values and clears alike, are last-value
+// messages a publisher may supersede; the envelope never is.
+func TestEngine_LatestMarksOnlyStateKeyTopics(t *testing.T) {
+	e := newEngine(t, translate.Config{StateKeyTopics: true})
+	r := e.Handle(translate.Message{Topic: "zigbee2mqtt/living room/lamp", Payload: []byte(`{"state":"ON","brightness":254}`)}, t0)
+	devices, _ := os.ReadFile("testdata/light_devices.json")
+	removed := strings.Replace(string(devices), "0x000d6ffffe1a2b3c", "0x000d6ffffe999999", 1)
+	r2 := e.Handle(translate.Message{Topic: "zigbee2mqtt/bridge/devices", Payload: []byte(removed), Retain: true}, t0)
+	keys, clears := 0, 0
+	for _, m := range append(r.Publish, r2.Publish...) {
+		isKey := strings.HasPrefix(m.Topic, lamp+"state/")
+		if m.Latest != isKey {
+			t.Errorf("%s (payload %q): Latest = %v, want %v", m.Topic, m.Payload, m.Latest, isKey)
+		}
+		if isKey && len(m.Payload) == 0 {
+			clears++
+		} else if isKey {
+			keys++
+		}
+	}
+	if keys == 0 || clears == 0 {
+		t.Errorf("got %d state/{key} values and %d clears, want some of both", keys, clears)
+	}
+}
+
 func TestEngine_UnknownDeviceBufferedUntilDeviceList(t *testing.T) {
 	files, _ := mapping.LoadFS(mappings.Files, "*.yaml", mapping.LayerPack, "mappings")
 	set, _ := mapping.Compile(append([]mapping.File{mapping.GenericFile()}, files...))

@@ -327,7 +327,8 @@ func (e *Engine) clearRetained(r *Result, d *device) {
 	}
 	sort.Strings(topics)
 	for _, t := range topics {
-		r.Publish = append(r.Publish, Message{Topic: t, Payload: nil, QoS: e.cfg.QoS, Retain: true})
+		r.Publish = append(r.Publish, Message{Topic: t, Payload: nil, QoS: e.cfg.QoS, Retain: true,
+			Latest: strings.HasPrefix(t, d.topicBase+"state/")})
 	}
 	d.retained = map[string]bool{}
 }

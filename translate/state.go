@@ -297,7 +297,7 @@ func (e *Engine) publishStateKey(r *Result, d *device, key string, val []byte, f
 		payload = []byte(gjson.ParseBytes(val).String())
 	}
 	topic := d.topicBase + "state/" + key
-	r.Publish = append(r.Publish, Message{Topic: topic, Payload: append([]byte(nil), payload...), QoS: e.cfg.QoS, Retain: e.cfg.RetainState})
+	r.Publish = append(r.Publish, Message{Topic: topic, Payload: append([]byte(nil), payload...), QoS: e.cfg.QoS, Retain: e.cfg.RetainState, Latest: true})
 	if e.cfg.RetainState {
 		d.retained[topic] = true
 	}

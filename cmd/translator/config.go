@@ -29,7 +29,10 @@ type Config struct {
 	Retain        bool
 	KeepAlive     uint16
 	SessionExpiry uint32
-	LogLevel      string
+	// InboundBufferBytes bounds the messages waiting for the engine
+	// (INBOUND_BUFFER_MB, default 32).
+	InboundBufferBytes int
+	LogLevel           string
 	LogFormat     string
 	MappingsDir   string
 	HTTPAddr      string
@@ -188,6 +191,7 @@ func LoadConfig() (*Config, []string, error) {
 	c.Retain = e.boolVar("MQTT_RETAIN", true)
 	c.KeepAlive = uint16(e.intVar("MQTT_KEEPALIVE", 60, 5, 65535))
 	c.SessionExpiry = uint32(e.intVar("MQTT_SESSION_EXPIRY", 600, 0, 86400*7))
+	c.InboundBufferBytes = e.intVar("INBOUND_BUFFER_MB", 32, 1, 4096) << 20
 	c.LogLevel = strings.ToUpper(e.get("LOG_LEVEL"))
 	if c.LogLevel == "" {
 		c.LogLevel = "INFO"

@@ -6,46 +6,118 @@ import (
 	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
 )
 
-// fairQueue holds inbound messages per topic and hands them out round
-// robin, so a device flooding its topic delays only itself. A topic holds at
-// most limit messages; on overflow its oldest message is dropped and
-// counted (translator_inbound_dropped_total). Bridge and command topics are
-// never dropped.
+// messageOverhead is what one queued message costs besides its topic and
+// payload bytes (slice headers, flags, allocator rounding), for the budget.
+const messageOverhead = 48
+
+// fairQueue holds inbound messages per topic and hands them out round robin,
+// so a device flooding its topic delays only itself. Together the queues
+// hold at most budget bytes (topic, payload and messageOverhead per
+// message); a burst below that is kept whole. Past it, the oldest message of
+// the topic holding the most bytes is dropped and counted
+// (translator_inbound_dropped_total): a flooding device sheds its own
+// backlog. Bridge and command topics are never dropped.
 type fairQueue struct {
 	mu      sync.Mutex
-	queues  map[string][]translate.Message
-	ring    []string // topics with pending messages, in service order
+	queues  map[string]*topicQueue
+	ring    []*topicQueue // topics with pending messages, in service order
 	next    int
-	limit   int
+	budget  int
+	bytes   int
 	keep    func(topic string) bool // topics exempt from dropping
 	total   int
 	dropped int64
 	ready   chan struct{} // signalled when a message is pushed
 }
 
-func newFairQueue(limit int, keep func(string) bool) *fairQueue {
-	return &fairQueue{queues: map[string][]translate.Message{}, limit: limit, keep: keep, ready: make(chan struct{}, 1)}
+// topicQueue is one topic's FIFO. Payloads are private copies of exactly
+// their length: the MQTT client's read buffers are larger and would pin
+// memory while a burst waits.
+type topicQueue struct {
+	topic string
+	keep  bool
+	msgs  []queuedMessage
+	head  int
+	bytes int
+}
+
+type queuedMessage struct {
+	payload []byte
+	qos     byte
+	retain  bool
+}
+
+func newFairQueue(budget int, keep func(string) bool) *fairQueue {
+	return &fairQueue{queues: map[string]*topicQueue{}, budget: budget, keep: keep, ready: make(chan struct{}, 1)}
+}
+
+func (t *topicQueue) cost(m queuedMessage) int { return len(t.topic) + len(m.payload) + messageOverhead }
+
+func (t *topicQueue) pending() int { return len(t.msgs) - t.head }
+
+// popFront removes the oldest message; it returns the message and its cost.
+func (t *topicQueue) popFront() (queuedMessage, int) {
+	m := t.msgs[t.head]
+	t.msgs[t.head] = queuedMessage{}
+	t.head++
+	if t.head == len(t.msgs) {
+		t.msgs, t.head = t.msgs[:0], 0
+	} else if t.head >= 1024 && t.head*2 >= len(t.msgs) {
+		t.msgs = append(t.msgs[:0], t.msgs[t.head:]...)
+		t.head = 0
+	}
+	c := t.cost(m)
+	t.bytes -= c
+	return m, c
 }
 
 // push adds a message; it never blocks.
 func (q *fairQueue) push(m translate.Message) {
 	q.mu.Lock()
-	pending, known := q.queues[m.Topic]
-	if len(pending) >= q.limit && !q.keep(m.Topic) {
-		pending = pending[1:]
-		q.total--
-		q.dropped++
+	t := q.queues[m.Topic]
+	if t == nil {
+		t = &topicQueue{topic: m.Topic, keep: q.keep(m.Topic)}
+		q.queues[m.Topic] = t
 	}
-	q.queues[m.Topic] = append(pending, m)
+	if t.pending() == 0 {
+		q.ring = append(q.ring, t)
+	}
+	qm := queuedMessage{payload: append([]byte(nil), m.Payload...), qos: m.QoS, retain: m.Retain}
+	c := t.cost(qm)
+	t.msgs = append(t.msgs, qm)
+	t.bytes += c
+	q.bytes += c
 	q.total++
-	if !known {
-		q.ring = append(q.ring, m.Topic)
+	for q.bytes > q.budget && q.shed(t) {
 	}
 	q.mu.Unlock()
 	select {
 	case q.ready <- struct{}{}:
 	default:
 	}
+}
+
+// shed drops the oldest message of the largest droppable queue, trying the
+// topic just pushed to first (the usual flood). It reports false when
+// nothing can be dropped.
+func (q *fairQueue) shed(pushed *topicQueue) bool {
+	victim := pushed
+	if victim.keep || victim.pending() <= 1 || victim.bytes*len(q.ring) < q.bytes {
+		victim = nil
+		for _, t := range q.ring {
+			if !t.keep && t.pending() > 1 && (victim == nil || t.bytes > victim.bytes) {
+				victim = t
+			}
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	_, c := victim.popFront()
+	q.bytes -= c
+	q.total--
+	q.dropped++
+	return true
 }
 
 // pop takes the next message, one topic after another.
@@ -58,23 +130,26 @@ func (q *fairQueue) pop() (translate.Message, bool) {
 	if q.next >= len(q.ring) {
 		q.next = 0
 	}
-	topic := q.ring[q.next]
-	pending := q.queues[topic]
-	m := pending[0]
+	t := q.ring[q.next]
+	qm, c := t.popFront()
+	q.bytes -= c
 	q.total--
-	if len(pending) == 1 {
-		delete(q.queues, topic)
+	if t.pending() == 0 {
 		q.ring = append(q.ring[:q.next], q.ring[q.next+1:]...)
+		if len(t.msgs) == 0 && cap(t.msgs) > 64 {
+			t.msgs = nil // a drained burst gives its memory back
+		}
+		delete(q.queues, t.topic)
 	} else {
-		q.queues[topic] = pending[1:]
 		q.next++
 	}
-	return m, true
+	return translate.Message{Topic: t.topic, Payload: qm.payload, QoS: qm.qos, Retain: qm.retain}, true
 }
 
-// stats returns the number of waiting and dropped messages.
-func (q *fairQueue) stats() (waiting int, dropped int64) {
+// stats returns the number and size of waiting messages and the number
+// dropped so far.
+func (q *fairQueue) stats() (waiting, bytes int, dropped int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.total, q.dropped
+	return q.total, q.bytes, q.dropped
 }

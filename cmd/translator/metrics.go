@@ -71,9 +71,11 @@ func (d *daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		restarts = d.embedded.sup.Restarts()
 	}
 	fmt.Fprintf(&buf, "# HELP translator_upstream_restarts_total Zigbee2MQTT restarts by the supervisor.\n# TYPE translator_upstream_restarts_total counter\ntranslator_upstream_restarts_total %d\n", restarts)
-	waiting, dropped := d.broker.in.stats()
+	waiting, waitingBytes, dropped := d.broker.in.stats()
 	fmt.Fprintf(&buf, "# HELP translator_inbound_queue Messages waiting for the engine.\n# TYPE translator_inbound_queue gauge\ntranslator_inbound_queue %d\n", waiting)
-	fmt.Fprintf(&buf, "# HELP translator_inbound_dropped_total Device messages dropped because their topic's queue (1000) was full; the oldest goes first.\n# TYPE translator_inbound_dropped_total counter\ntranslator_inbound_dropped_total %d\n", dropped)
+	fmt.Fprintf(&buf, "# HELP translator_inbound_queue_bytes Bytes held by messages waiting for the engine (bounded by INBOUND_BUFFER_MB).\n# TYPE translator_inbound_queue_bytes gauge\ntranslator_inbound_queue_bytes %d\n", waitingBytes)
+	fmt.Fprintf(&buf, "# HELP translator_inbound_dropped_total Device messages dropped because the waiting messages exceeded INBOUND_BUFFER_MB; the oldest message of the topic holding the most goes first.\n# TYPE translator_inbound_dropped_total counter\ntranslator_inbound_dropped_total %d\n", dropped)
+	fmt.Fprintf(&buf, "# HELP translator_state_key_superseded_total state/{key} values not sent because a newer value for the same topic replaced them while the publisher was behind.\n# TYPE translator_state_key_superseded_total counter\ntranslator_state_key_superseded_total %d\n", d.broker.superseded.Load())
 	writeRuntimeMetrics(&buf)
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	_, _ = w.Write(buf.Bytes())

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"hash/fnv"
 	"net/url"
 	"os"
 	"strings"
@@ -27,14 +26,15 @@ type broker struct {
 	cm     *autopaho.ConnectionManager
 	in     *fairQueue
 	events chan brokerEvent
-	out    []chan translate.Message // per-shard publish queues
+	out    []*publishShard
 
 	statusTopic string
 	subs        []string
 	sweepSubs   []string
 
-	connected atomic.Bool
-	connects  atomic.Int64
+	connected  atomic.Bool
+	connects   atomic.Int64
+	superseded atomic.Int64 // state/{key} values replaced by a newer one before sending
 }
 
 // brokerEvent tells the engine goroutine about the connection.
@@ -53,7 +53,7 @@ func newBroker(cfg *Config, log zerolog.Logger, statusTopic string, subs, sweepS
 	return &broker{
 		cfg:         cfg,
 		log:         log,
-		in:          newFairQueue(1000, keepTopic),
+		in:          newFairQueue(cfg.InboundBufferBytes, keepTopic),
 		events:      make(chan brokerEvent, 16),
 		statusTopic: statusTopic,
 		subs:        subs,
@@ -185,51 +185,6 @@ func (b *broker) notify(ev brokerEvent) {
 	case b.events <- ev:
 	default:
 		b.log.Warn().Msg("connection event dropped: engine is busy")
-	}
-}
-
-// publishShards is how many publishers run in parallel; a topic always goes
-// through the same one, so messages on one topic stay in order.
-const publishShards = 16
-
-// publishTimeout bounds one publish attempt; a failed attempt is retried
-// once the connection is up again.
-const publishTimeout = 5 * time.Second
-
-// publish hands a message to its topic's publisher. The queues are bounded:
-// when the broker is slow or away, the engine waits instead of growing
-// memory without limit.
-func (b *broker) publish(ctx context.Context, m translate.Message) {
-	if b.out == nil {
-		b.log.Error().Str("topic", m.Topic).Msg("publish before the mqtt connection was started")
-		return
-	}
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(m.Topic))
-	select {
-	case b.out[h.Sum32()%publishShards] <- m:
-	case <-ctx.Done():
-	}
-}
-
-// startPublishers runs one publisher per shard until ctx ends. A message that
-// fails (the connection dropped) is retried after the reconnect, so nothing
-// is lost and order per topic is kept.
-func (b *broker) startPublishers(ctx context.Context) {
-	b.out = make([]chan translate.Message, publishShards)
-	for i := range b.out {
-		ch := make(chan translate.Message, 1024)
-		b.out[i] = ch
-		go func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case m := <-ch:
-					b.send(ctx, m)
-				}
-			}
-		}()
 	}
 }
 
