@@ -33,9 +33,9 @@ type Config struct {
 	// (INBOUND_BUFFER_MB, default 32).
 	InboundBufferBytes int
 	LogLevel           string
-	LogFormat     string
-	MappingsDir   string
-	HTTPAddr      string
+	LogFormat          string
+	MappingsDir        string
+	HTTPAddr           string
 }
 
 // ClientID is `{prefix}_{instance}`.

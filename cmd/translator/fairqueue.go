@@ -51,7 +51,9 @@ func newFairQueue(budget int, keep func(string) bool) *fairQueue {
 	return &fairQueue{queues: map[string]*topicQueue{}, budget: budget, keep: keep, ready: make(chan struct{}, 1)}
 }
 
-func (t *topicQueue) cost(m queuedMessage) int { return len(t.topic) + len(m.payload) + messageOverhead }
+func (t *topicQueue) cost(m queuedMessage) int {
+	return len(t.topic) + len(m.payload) + messageOverhead
+}
 
 func (t *topicQueue) pending() int { return len(t.msgs) - t.head }
 
