@@ -28,7 +28,7 @@ type device struct {
 	state         stateObj // merged IoT2MQTT state
 	hasState      bool
 	lastUpdate    string            // timestamp of the last upstream state
-	lastPublished map[string]string // state/{key} values last published
+	lastPublished map[string]*keyTopic // state/{key} topics and the values last published
 	availability  string            // "online", "offline" or "" when unknown
 	recent        []recentInput     // newest first, for explain
 	seenKeys      map[string]bool   // payload keys ever seen, for coverage

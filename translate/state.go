@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -274,7 +275,7 @@ func (e *Engine) publishState(r *Result, d *device, now time.Time, filter map[st
 		return
 	}
 	if d.lastPublished == nil {
-		d.lastPublished = map[string]string{}
+		d.lastPublished = map[string]*keyTopic{}
 	}
 	for i, k := range d.state.keys {
 		e.publishStateKey(r, d, k, d.state.vals[i], force)
@@ -282,22 +283,41 @@ func (e *Engine) publishState(r *Result, d *device, now time.Time, filter map[st
 	e.publishStateKey(r, d, "online", strconv.AppendBool(nil, online), force)
 }
 
+// keyTopic is one state/{key} topic of a device and the payload last
+// published on it.
+type keyTopic struct {
+	topic string
+	last  []byte // immutable once published
+	sent  bool
+}
+
 func (e *Engine) publishStateKey(r *Result, d *device, key string, val []byte, force bool) {
-	if !validLevel(key) {
-		return
+	kt := d.lastPublished[key]
+	if kt == nil {
+		if !validLevel(key) {
+			return
+		}
+		kt = &keyTopic{topic: d.topicBase + "state/" + key}
+		d.lastPublished[key] = kt
 	}
-	if prev, ok := d.lastPublished[key]; ok && !force && prev == string(val) {
-		return
-	}
-	d.lastPublished[key] = string(val)
-	payload := val
 	// Strings are published raw, like the platform's Python client; every
 	// other value as JSON (true, 75, {"x":1}).
-	if len(val) > 0 && val[0] == '"' {
-		payload = []byte(gjson.ParseBytes(val).String())
+	isString := len(val) > 0 && val[0] == '"'
+	if kt.sent && !force && !isString && bytes.Equal(kt.last, val) {
+		return
 	}
-	topic := d.topicBase + "state/" + key
-	r.Publish = append(r.Publish, Message{Topic: topic, Payload: append([]byte(nil), payload...), QoS: e.cfg.QoS, Retain: e.cfg.RetainState, Latest: true})
+	var payload []byte
+	if isString {
+		payload = []byte(gjson.ParseBytes(val).String())
+		if kt.sent && !force && bytes.Equal(kt.last, payload) {
+			return
+		}
+	} else {
+		payload = append([]byte(nil), val...)
+	}
+	kt.last, kt.sent = payload, true
+	topic := kt.topic
+	r.Publish = append(r.Publish, Message{Topic: topic, Payload: payload, QoS: e.cfg.QoS, Retain: e.cfg.RetainState, Latest: true})
 	if e.cfg.RetainState {
 		d.retained[topic] = true
 	}

@@ -191,11 +191,16 @@ func (b *broker) notify(ev brokerEvent) {
 func (b *broker) send(ctx context.Context, m translate.Message) {
 	p := &paho.Publish{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain}
 	for {
-		// Bounded: a QoS 1 publish in flight when the connection is reset can
-		// wait forever for its acknowledgement and stall this whole queue.
-		attempt, cancel := context.WithTimeout(ctx, publishTimeout)
-		_, err := b.cm.Publish(attempt, p)
-		cancel()
+		var err error
+		if m.QoS == 0 { // returns once written; nothing to wait for
+			_, err = b.cm.Publish(ctx, p)
+		} else {
+			// Bounded: a QoS 1 publish in flight when the connection is reset
+			// can wait forever for its acknowledgement and stall this queue.
+			attempt, cancel := context.WithTimeout(ctx, publishTimeout)
+			_, err = b.cm.Publish(attempt, p)
+			cancel()
+		}
 		if err == nil || ctx.Err() != nil {
 			return
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"hash/fnv"
 	"sync"
 	"time"
 
@@ -88,9 +87,7 @@ func (b *broker) publish(ctx context.Context, m translate.Message) {
 		b.log.Error().Str("topic", m.Topic).Msg("publish before the mqtt connection was started")
 		return
 	}
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(m.Topic))
-	shard := b.out[h.Sum32()%publishShards]
+	shard := b.out[topicHash(m.Topic)%publishShards]
 	if m.Latest {
 		if shard.putLatest(m) {
 			b.superseded.Add(1)
@@ -155,4 +152,14 @@ func (s *publishShard) next(ctx context.Context) (translate.Message, bool) {
 		case <-s.wake:
 		}
 	}
+}
+
+// topicHash is 32-bit FNV-1a over the topic, without allocating.
+func topicHash(topic string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(topic); i++ {
+		h ^= uint32(topic[i])
+		h *= 16777619
+	}
+	return h
 }

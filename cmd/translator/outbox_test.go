@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"testing"
 
@@ -40,5 +41,15 @@ func TestPublishShard_FIFOAllLatestNewest(t *testing.T) {
 	cancel()
 	if _, ok := s.next(ctx); ok {
 		t.Error("next returned a message from an empty shard after cancel")
+	}
+}
+
+func TestTopicHash_IsFNV1a(t *testing.T) {
+	for _, topic := range []string{"", "a", "IoT2mqtt/v1/instances/zb/devices/0x1/state/brightness"} {
+		h := fnv.New32a()
+		h.Write([]byte(topic))
+		if got, want := topicHash(topic), h.Sum32(); got != want {
+			t.Errorf("topicHash(%q) = %d, want %d", topic, got, want)
+		}
 	}
 }
