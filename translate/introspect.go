@@ -13,7 +13,7 @@ import (
 )
 
 // explainDepth is how many recent inputs each device keeps for explain.
-const explainDepth = 10
+const explainDepth = 3
 
 // recentInput is one upstream payload kept for meta/request/explain.
 type recentInput struct {

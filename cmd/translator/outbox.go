@@ -1,6 +1,7 @@
 package main
 
 import (
+	"container/heap"
 	"context"
 	"sync"
 	"time"
@@ -16,42 +17,80 @@ const publishShards = 16
 // once the connection is up again.
 const publishTimeout = 5 * time.Second
 
+// fifoDepth is each publisher's queue. Sixteen of them keep the publishers
+// busy; deeper queues only hold more memory while the broker is behind.
+const fifoDepth = 256
+
 // latestEvery is how often a shard that always has queued messages still
-// sends one waiting last-value message, so state/{key} topics lag under a
+// sends one due last-value message, so state/{key} topics lag under a
 // sustained overload but never starve.
 const latestEvery = 8
 
+// keyTopicInterval is the shortest time between two publications on one
+// state/{key} topic. A value arriving sooner waits, and a newer value
+// replaces it meanwhile: a chatty device's per-key topics cost the broker at
+// most 1/keyTopicInterval messages per second each and still end on the
+// newest value. The first change after a quiet spell goes out at once. The
+// state envelope carries every update.
+const keyTopicInterval = 100 * time.Millisecond
+
 // publishShard is one publisher's work: a bounded FIFO for messages that
 // must all go out (envelopes, events, responses) and a last-value table for
-// messages marked Latest (state/{key}), where a newer value for a topic
-// replaces one not yet sent.
+// messages marked Latest (state/{key}).
 type publishShard struct {
 	fifo chan translate.Message
 
-	mu     sync.Mutex
-	latest map[string]translate.Message
-	order  []string // topics in latest, oldest first
-	wake   chan struct{}
+	mu       sync.Mutex
+	latest   map[string]*latestEntry
+	ready    []*latestEntry // due, oldest first
+	deferred deferredHeap   // waiting for keyTopicInterval to pass
+	wake     chan struct{}
 
-	fifoRun int // FIFO messages sent since the last last-value one (publisher goroutine only)
+	// publisher goroutine only
+	fifoRun int // FIFO messages sent since the last last-value one
+	timer   *time.Timer
+}
+
+// latestEntry is one last-value topic of a shard.
+type latestEntry struct {
+	msg       translate.Message
+	pending   bool      // msg is not sent yet
+	queued    bool      // in ready or deferred
+	notBefore time.Time // when deferred: keyTopicInterval after the last send
+	lastSent  time.Time
 }
 
 func newPublishShard() *publishShard {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
 	return &publishShard{
-		fifo:   make(chan translate.Message, 1024),
-		latest: map[string]translate.Message{},
+		fifo:   make(chan translate.Message, fifoDepth),
+		latest: map[string]*latestEntry{},
 		wake:   make(chan struct{}, 1),
+		timer:  t,
 	}
 }
 
 // putLatest stores m as its topic's newest value; it reports whether an
 // unsent older value was replaced.
-func (s *publishShard) putLatest(m translate.Message) (replaced bool) {
+func (s *publishShard) putLatest(m translate.Message, now time.Time) (replaced bool) {
 	s.mu.Lock()
-	if _, replaced = s.latest[m.Topic]; !replaced {
-		s.order = append(s.order, m.Topic)
+	e := s.latest[m.Topic]
+	if e == nil {
+		e = &latestEntry{}
+		s.latest[m.Topic] = e
 	}
-	s.latest[m.Topic] = m
+	replaced = e.pending
+	e.msg, e.pending = m, true
+	if !e.queued {
+		e.queued = true
+		if due := e.lastSent.Add(keyTopicInterval); now.Before(due) {
+			e.notBefore = due
+			heap.Push(&s.deferred, e)
+		} else {
+			s.ready = append(s.ready, e)
+		}
+	}
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
@@ -60,22 +99,47 @@ func (s *publishShard) putLatest(m translate.Message) (replaced bool) {
 	return replaced
 }
 
-// takeLatest removes and returns the oldest waiting last-value message.
-func (s *publishShard) takeLatest() (translate.Message, bool) {
+// takeLatest removes and returns the oldest due last-value message. When
+// none is due it returns how long until one is (0: none waiting).
+func (s *publishShard) takeLatest(now time.Time) (translate.Message, bool, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.order) == 0 {
-		return translate.Message{}, false
+	for len(s.deferred) > 0 && !s.deferred[0].notBefore.After(now) {
+		s.ready = append(s.ready, heap.Pop(&s.deferred).(*latestEntry))
 	}
-	topic := s.order[0]
-	s.order[0] = ""
-	s.order = s.order[1:]
-	if len(s.order) == 0 {
-		s.order = nil // let the backing array go
+	if len(s.ready) == 0 {
+		if len(s.deferred) > 0 {
+			return translate.Message{}, false, s.deferred[0].notBefore.Sub(now)
+		}
+		return translate.Message{}, false, 0
 	}
-	m := s.latest[topic]
-	delete(s.latest, topic)
-	return m, true
+	e := s.ready[0]
+	s.ready[0] = nil
+	s.ready = s.ready[1:]
+	if len(s.ready) == 0 {
+		s.ready = nil // let the backing array go
+	}
+	m := e.msg
+	e.msg, e.pending, e.queued, e.lastSent = translate.Message{}, false, false, now
+	if len(m.Payload) == 0 { // a cleared topic: forget it
+		delete(s.latest, m.Topic)
+	}
+	return m, true, 0
+}
+
+// deferredHeap orders deferred entries by notBefore.
+type deferredHeap []*latestEntry
+
+func (h deferredHeap) Len() int           { return len(h) }
+func (h deferredHeap) Less(i, j int) bool { return h[i].notBefore.Before(h[j].notBefore) }
+func (h deferredHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *deferredHeap) Push(x any)        { *h = append(*h, x.(*latestEntry)) }
+func (h *deferredHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return e
 }
 
 // publish hands a message to its topic's publisher. The FIFO is bounded:
@@ -89,7 +153,7 @@ func (b *broker) publish(ctx context.Context, m translate.Message) {
 	}
 	shard := b.out[topicHash(m.Topic)%publishShards]
 	if m.Latest {
-		if shard.putLatest(m) {
+		if shard.putLatest(m, time.Now()) {
 			b.superseded.Add(1)
 		}
 		return
@@ -122,14 +186,14 @@ func (b *broker) runShard(ctx context.Context, s *publishShard) {
 	}
 }
 
-// next waits for the shard's next message: FIFO first, a last-value message
-// when the FIFO is empty or after latestEvery FIFO messages in a row. It
-// returns false when ctx ends.
+// next waits for the shard's next message: FIFO first, a due last-value
+// message when the FIFO is empty or after latestEvery FIFO messages in a
+// row. It returns false when ctx ends.
 func (s *publishShard) next(ctx context.Context) (translate.Message, bool) {
 	for {
 		if s.fifoRun >= latestEvery {
 			s.fifoRun = 0
-			if m, ok := s.takeLatest(); ok {
+			if m, ok, _ := s.takeLatest(time.Now()); ok {
 				return m, true
 			}
 		}
@@ -139,17 +203,27 @@ func (s *publishShard) next(ctx context.Context) (translate.Message, bool) {
 			return m, true
 		default:
 		}
-		if m, ok := s.takeLatest(); ok {
+		m, ok, wait := s.takeLatest(time.Now())
+		if ok {
 			s.fifoRun = 0
 			return m, true
 		}
+		var due <-chan time.Time
+		if wait > 0 {
+			s.timer.Reset(wait)
+			due = s.timer.C
+		}
 		select {
 		case <-ctx.Done():
+			s.timer.Stop()
 			return translate.Message{}, false
 		case m := <-s.fifo:
+			s.timer.Stop()
 			s.fifoRun++
 			return m, true
 		case <-s.wake:
+			s.timer.Stop()
+		case <-due:
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
 )
@@ -15,12 +16,13 @@ import (
 // latestEvery FIFO messages.
 func TestPublishShard_FIFOAllLatestNewest(t *testing.T) {
 	s := newPublishShard()
+	now := time.Now()
 	for i := 0; i < 3; i++ {
-		if replaced := s.putLatest(translate.Message{Topic: "d/state/brightness", Payload: []byte(fmt.Sprint(i)), Latest: true}); replaced != (i > 0) {
+		if replaced := s.putLatest(translate.Message{Topic: "d/state/brightness", Payload: []byte(fmt.Sprint(i)), Latest: true}, now); replaced != (i > 0) {
 			t.Errorf("put %d: replaced = %v, want %v", i, replaced, i > 0)
 		}
 	}
-	s.putLatest(translate.Message{Topic: "d/state/power", Payload: []byte("true"), Latest: true})
+	s.putLatest(translate.Message{Topic: "d/state/power", Payload: []byte("true"), Latest: true}, now)
 	for i := 0; i < 10; i++ {
 		s.fifo <- translate.Message{Topic: "d/state", Payload: []byte(fmt.Sprint(i))}
 	}
@@ -51,5 +53,42 @@ func TestTopicHash_IsFNV1a(t *testing.T) {
 		if got, want := topicHash(topic), h.Sum32(); got != want {
 			t.Errorf("topicHash(%q) = %d, want %d", topic, got, want)
 		}
+	}
+}
+
+// A state/{key} topic goes out at most once per keyTopicInterval: a change
+// after a quiet spell at once, changes in between wait and collapse into the
+// newest, and a clear forgets the topic.
+func TestPublishShard_KeyTopicInterval(t *testing.T) {
+	s := newPublishShard()
+	t0 := time.Now()
+	put := func(v string, at time.Duration) {
+		s.putLatest(translate.Message{Topic: "d/state/brightness", Payload: []byte(v), Latest: true}, t0.Add(at))
+	}
+	take := func(at time.Duration) (string, bool, time.Duration) {
+		m, ok, wait := s.takeLatest(t0.Add(at))
+		return string(m.Payload), ok, wait
+	}
+	put("1", 0)
+	if v, ok, _ := take(0); !ok || v != "1" {
+		t.Fatalf("first value: got %q %v, want 1 at once", v, ok)
+	}
+	put("2", 10*time.Millisecond)
+	put("3", 20*time.Millisecond)
+	if _, ok, wait := take(30 * time.Millisecond); ok || wait != keyTopicInterval-30*time.Millisecond {
+		t.Fatalf("within the interval: ok=%v wait=%v, want nothing for %v", ok, wait, keyTopicInterval-30*time.Millisecond)
+	}
+	if v, ok, _ := take(keyTopicInterval); !ok || v != "3" {
+		t.Fatalf("after the interval: got %q %v, want the newest, 3", v, ok)
+	}
+	if _, ok, wait := take(keyTopicInterval); ok || wait != 0 {
+		t.Fatalf("nothing waiting: ok=%v wait=%v", ok, wait)
+	}
+	put("", 3*keyTopicInterval) // cleared
+	if v, ok, _ := take(3 * keyTopicInterval); !ok || v != "" {
+		t.Fatalf("clear: got %q %v", v, ok)
+	}
+	if len(s.latest) != 0 {
+		t.Errorf("a cleared topic is still tracked: %d entries", len(s.latest))
 	}
 }
