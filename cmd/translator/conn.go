@@ -34,20 +34,22 @@ func dialBuffered(ctx context.Context, cc autopaho.ClientConfig, u *url.URL) (ne
 	return newBufConn(c), nil
 }
 
-// maxPendingWrite bounds the packets waiting for the flusher; a writer past
-// it waits, so a broker that stops reading holds back publishing instead of
+// maxPendingWrite bounds the packets waiting to be written; a writer past it
+// waits, so a broker that stops reading holds back publishing instead of
 // growing memory.
 const maxPendingWrite = 256 << 10
 
 // bufConn buffers reads (paho reads every packet header a byte at a time,
-// one syscall each) and batches writes: paho writes a packet as several
-// Write calls under Lock (it checks for sync.Locker), so Write collects
-// bytes until the fixed header's remaining length says the packet is
-// complete and then queues it; one flusher goroutine writes everything
-// queued with one system call. Under load many packets share a write (and a
-// TCP segment), which saves CPU here and in the broker; when idle a packet
-// goes out at once. A failed write is returned by every later Write and
-// closes the connection, so the MQTT client sees it on both sides.
+// one syscall each) and combines writes. paho writes a packet as several
+// Write calls under Lock (it checks for sync.Locker); Write collects bytes
+// until the fixed header's remaining length says the packet is complete and
+// appends it to the pending bytes. After Unlock, a goroutine that finds no
+// write in progress becomes the writer: it writes everything pending with
+// one system call, and again while others appended meanwhile. When idle a
+// packet goes out at once from the goroutine that made it; under load many
+// packets share a write and a TCP segment, which saves CPU here and in the
+// broker. A failed write closes the connection (so the MQTT client notices
+// on its reading side too) and is returned by every later Write.
 type bufConn struct {
 	net.Conn
 	r *bufio.Reader
@@ -58,20 +60,15 @@ type bufConn struct {
 
 	wmu     sync.Mutex
 	wcond   *sync.Cond // signalled when pending shrinks or err is set
-	pending []byte     // complete packets waiting for the flusher
-	spare   []byte     // the flusher's last written buffer, reused
+	pending []byte     // complete packets waiting to be written
+	spare   []byte     // the last written buffer, reused (writer only)
+	writing bool       // a goroutine is writing pending
 	err     error      // first write error; sticky
-	kick    chan struct{}
-	closed  chan struct{} // closed by Close
-	flushed chan struct{} // closed when the flusher exits
-	once    sync.Once
 }
 
 func newBufConn(c net.Conn) *bufConn {
-	b := &bufConn{Conn: c, r: bufio.NewReaderSize(c, 64<<10), kick: make(chan struct{}, 1),
-		closed: make(chan struct{}), flushed: make(chan struct{})}
+	b := &bufConn{Conn: c, r: bufio.NewReaderSize(c, 64<<10)}
 	b.wcond = sync.NewCond(&b.wmu)
-	go b.flush()
 	return b
 }
 
@@ -81,25 +78,27 @@ func (c *bufConn) Lock() { c.mu.Lock(); c.locked = true }
 
 func (c *bufConn) Unlock() {
 	if len(c.pkt) > 0 { // never expected: a packet shorter than its header says
-		_ = c.enqueue(c.pkt)
+		_ = c.appendPending(c.pkt)
 	}
 	c.resetPkt()
 	c.locked = false
 	c.mu.Unlock()
+	c.writePending()
 }
 
 func (c *bufConn) Write(p []byte) (int, error) {
 	if !c.locked {
-		if err := c.enqueue(p); err != nil {
+		if err := c.appendPending(p); err != nil {
 			return 0, err
 		}
-		return len(p), nil
+		c.writePending()
+		return len(p), c.writeErr()
 	}
 	c.pkt = append(c.pkt, p...)
 	if n, ok := packetLen(c.pkt); !ok || len(c.pkt) < n {
 		return len(p), nil
 	}
-	err := c.enqueue(c.pkt)
+	err := c.appendPending(c.pkt)
 	c.resetPkt()
 	if err != nil {
 		return 0, err
@@ -107,86 +106,72 @@ func (c *bufConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// enqueue appends b for the flusher, waiting while too much is pending.
-func (c *bufConn) enqueue(b []byte) error {
+// appendPending adds b to the pending bytes, waiting while too much is
+// pending.
+func (c *bufConn) appendPending(b []byte) error {
 	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	for c.err == nil && len(c.pending) > maxPendingWrite {
 		c.wcond.Wait()
 	}
 	if c.err != nil {
-		err := c.err
-		c.wmu.Unlock()
-		return err
+		return c.err
 	}
 	c.pending = append(c.pending, b...)
-	c.wmu.Unlock()
-	select {
-	case c.kick <- struct{}{}:
-	default:
-	}
 	return nil
 }
 
-// flush writes whatever is pending until the connection is closed, then
-// writes what is left (a DISCONNECT, say) and exits.
-func (c *bufConn) flush() {
-	defer close(c.flushed)
-	for {
-		select {
-		case <-c.kick:
-			if !c.drain() {
-				return
-			}
-		case <-c.closed:
-			c.drain()
-			return
-		}
-	}
+func (c *bufConn) writeErr() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.err
 }
 
-// drain writes pending packets until none are left; false after a write
-// error, which it records and answers by closing the connection.
-func (c *bufConn) drain() bool {
-	for {
-		c.wmu.Lock()
-		if len(c.pending) == 0 {
-			c.wmu.Unlock()
-			return true
-		}
+// writePending writes what is pending unless another goroutine is already
+// doing so (it will write this too).
+func (c *bufConn) writePending() {
+	c.wmu.Lock()
+	if c.writing {
+		c.wmu.Unlock()
+		return
+	}
+	c.writing = true
+	for len(c.pending) > 0 && c.err == nil {
 		out := c.pending
 		c.pending = c.spare[:0]
 		c.wcond.Broadcast()
 		c.wmu.Unlock()
 		_, err := c.Conn.Write(out)
+		c.wmu.Lock()
+		c.spare = nil
 		if cap(out) <= maxPendingWrite {
-			c.spare = out // the flusher alone touches spare
-		} else {
-			c.spare = nil
+			c.spare = out
 		}
 		if err != nil {
-			c.wmu.Lock()
 			c.err = err
-			c.wcond.Broadcast()
-			c.wmu.Unlock()
 			_ = c.Conn.Close()
-			return false
 		}
 	}
+	c.writing = false
+	c.wcond.Broadcast()
+	c.wmu.Unlock()
 }
 
-// Close lets the flusher write what is pending (at most closeFlushWait),
-// then closes the connection.
+// Close writes what is still pending (a DISCONNECT, say), waiting at most
+// closeWriteWait for a broker that does not read, and closes the connection.
 func (c *bufConn) Close() error {
-	c.once.Do(func() { close(c.closed) })
-	select {
-	case <-c.flushed:
-	case <-time.After(closeFlushWait):
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(closeWriteWait))
+	c.wmu.Lock()
+	for c.writing {
+		c.wcond.Wait()
 	}
+	c.wmu.Unlock()
+	c.writePending()
 	return c.Conn.Close()
 }
 
-// closeFlushWait bounds how long Close waits for pending packets.
-const closeFlushWait = 2 * time.Second
+// closeWriteWait bounds the last write on Close.
+const closeWriteWait = 2 * time.Second
 
 func (c *bufConn) resetPkt() {
 	if cap(c.pkt) > 256<<10 {
