@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,7 +49,15 @@ type daemon struct {
 	latency  *histogram
 }
 
+// defaultGCPercent replaces Go's GOGC=100 for the daemon unless GOGC is
+// set: the heap may grow to 1.5× the live data instead of 2×. Measured at
+// 1000 devices, 1000 msg/s: RSS 40 → 33 MB for a few percent more CPU.
+const defaultGCPercent = 50
+
 func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	fs := newFlagSet("run")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
