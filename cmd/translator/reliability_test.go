@@ -1,6 +1,8 @@
 package main_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +94,84 @@ func TestDaemon_RecoversLostDeviceList(t *testing.T) {
 	w.WaitFor(lampPrefix+"state", hasField("state.power", true), 5*time.Second)
 	if n := w.Count("zigbee2mqtt/bridge/request/restart", nil); n != 1 {
 		t.Errorf("restart requested %d times, want once", n)
+	}
+}
+
+// TestDaemon_FloodDoesNotStarveOthers: one device floods 100k messages
+// against a 1 MiB inbound budget. A quiet device's message, sent after the
+// flood, is translated before the flood's backlog is worked off; the flood
+// device sheds its oldest messages (counted in /metrics), ends on its newest
+// state, and memory stays bounded.
+func TestDaemon_FloodDoesNotStarveOthers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("publishes 100k messages")
+	}
+	b := mqtttest.StartBroker(t)
+	z2m := mqtttest.Connect(t, b.Addr, "fake-z2m")
+	var devices []map[string]any
+	if err := json.Unmarshal([]byte(readFile(t, "../../translate/testdata/light_devices.json")), &devices); err != nil {
+		t.Fatal(err)
+	}
+	quiet := map[string]any{}
+	for k, v := range devices[1] {
+		quiet[k] = v
+	}
+	const quietIEEE, quietName = "0x000d6ffffe00beef", "hall/lamp"
+	quiet["ieee_address"], quiet["friendly_name"] = quietIEEE, quietName
+	list, _ := json.Marshal(append(devices, quiet))
+	z2m.Publish("zigbee2mqtt/bridge/state", `{"state":"online"}`, true)
+	z2m.Publish("zigbee2mqtt/bridge/devices", string(list), true)
+	w := mqtttest.Connect(t, b.Addr, "watcher")
+	w.Subscribe(lampPrefix+"state", prefix+"devices/"+quietIEEE+"/state")
+	addr := freeAddr(t)
+	p := startTranslator(t, b, minimalInstance, "INBOUND_BUFFER_MB=1", "LOG_LEVEL=WARNING", "HTTP_ADDR="+addr)
+	waitMetric(t, addr, "translator_inbound_queue", func(float64) bool { return true })
+
+	const n = 100000
+	// Only the last message sets color_temp, so its envelope is recognisable.
+	flood := func(i int) string {
+		if i == n-1 {
+			return `{"state":"ON","brightness":254,"color_temp":250}`
+		}
+		return fmt.Sprintf(`{"state":"ON","brightness":%d,"linkquality":%d}`, 1+i%200, i%256)
+	}
+	z2m.Burst("zigbee2mqtt/"+lampName, n, flood)
+	z2m.Publish("zigbee2mqtt/"+quietName, `{"state":"OFF"}`, false)
+
+	w.WaitFor(prefix+"devices/"+quietIEEE+"/state", hasField("state.power", false), 30*time.Second)
+	isLast := func(m mqtttest.Msg) bool {
+		return hasField("state.color_temp", 4000)(m) && hasField("state.brightness", 100)(m)
+	}
+	w.WaitFor(lampPrefix+"state", isLast, 60*time.Second)
+	quietAt, floodDoneAt := -1, -1
+	for i, m := range w.Messages() {
+		switch {
+		case quietAt < 0 && strings.Contains(m.Topic, quietIEEE):
+			quietAt = i
+		case m.Topic == lampPrefix+"state" && isLast(m):
+			floodDoneAt = i
+		}
+	}
+	if quietAt > floodDoneAt {
+		t.Errorf("the quiet device waited for the whole flood: its state came at message %d, the flood's last at %d", quietAt, floodDoneAt)
+	}
+	time.Sleep(200 * time.Millisecond)
+	var lastLamp mqtttest.Msg
+	for _, m := range w.Messages() {
+		if m.Topic == lampPrefix+"state" {
+			lastLamp = m
+		}
+	}
+	if !isLast(lastLamp) {
+		t.Errorf("the flood device's last envelope is not its newest state: %s", lastLamp.Payload)
+	}
+	dropped := waitMetric(t, addr, "translator_inbound_dropped_total", func(float64) bool { return true })
+	rss := rssKB(t, p.cmd.Process.Pid)
+	t.Logf("flood of %d: %v dropped, %d lamp envelopes seen, RSS %d kB", n, dropped, w.Count(lampPrefix+"state", nil), rss)
+	if dropped == 0 {
+		t.Errorf("a 100k flood against a 1 MiB budget dropped nothing: translator_inbound_dropped_total is 0")
+	}
+	if rss > 100<<10 {
+		t.Errorf("RSS %d kB after the flood: the inbound budget does not bound memory", rss)
 	}
 }

@@ -193,6 +193,18 @@ func (c *Client) Publish(topic, payload string, retain bool) {
 	}
 }
 
+// Burst publishes n QoS 0 messages on topic as fast as the connection takes
+// them; payload(i) makes the i-th.
+func (c *Client) Burst(topic string, n int, payload func(i int) string) {
+	c.t.Helper()
+	ctx := context.Background()
+	for i := 0; i < n; i++ {
+		if _, err := c.cli.Publish(ctx, &paho.Publish{Topic: topic, Payload: []byte(payload(i))}); err != nil {
+			c.t.Fatalf("publish %s #%d: %v", topic, i, err)
+		}
+	}
+}
+
 // Messages returns a copy of everything received so far.
 func (c *Client) Messages() []Msg {
 	c.mu.Lock()
