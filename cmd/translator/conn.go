@@ -14,7 +14,7 @@ import (
 
 // dialBuffered connects like autopaho's default dialer (plain TCP, or TLS for
 // the tls scheme) and wraps the connection in a bufConn.
-func dialBuffered(ctx context.Context, cc autopaho.ClientConfig, u *url.URL) (net.Conn, error) {
+func dialBuffered(ctx context.Context, cc autopaho.ClientConfig, u *url.URL) (*bufConn, error) {
 	ctx, cancel := context.WithTimeout(ctx, cc.ConnectTimeout)
 	defer cancel()
 	var d net.Dialer
@@ -63,7 +63,28 @@ type bufConn struct {
 	pending []byte     // complete packets waiting to be written
 	spare   []byte     // the last written buffer, reused (writer only)
 	writing bool       // a goroutine is writing pending
+	corked  int        // while > 0, small amounts of pending bytes wait for uncork
 	err     error      // first write error; sticky
+}
+
+// corkFlushBytes is how much may wait while corked before it is written anyway.
+const corkFlushBytes = 32 << 10
+
+// cork makes writes wait (up to corkFlushBytes) until the matching uncork,
+// so a burst of packets from one goroutine shares system calls. Only for
+// packets that need no answer before the next one is written (QoS 0).
+func (c *bufConn) cork() {
+	c.wmu.Lock()
+	c.corked++
+	c.wmu.Unlock()
+}
+
+// uncork ends a cork and writes what waited.
+func (c *bufConn) uncork() {
+	c.wmu.Lock()
+	c.corked--
+	c.wmu.Unlock()
+	c.writePending()
 }
 
 func newBufConn(c net.Conn) *bufConn {
@@ -132,6 +153,10 @@ func (c *bufConn) writeErr() error {
 func (c *bufConn) writePending() {
 	c.wmu.Lock()
 	if c.writing {
+		c.wmu.Unlock()
+		return
+	}
+	if c.corked > 0 && len(c.pending) < corkFlushBytes {
 		c.wmu.Unlock()
 		return
 	}

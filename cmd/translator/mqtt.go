@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -34,7 +35,8 @@ type broker struct {
 
 	connected  atomic.Bool
 	connects   atomic.Int64
-	superseded atomic.Int64 // state/{key} values replaced by a newer one before sending
+	superseded atomic.Int64            // state/{key} values replaced by a newer one before sending
+	conn       atomic.Pointer[bufConn] // the latest connection (nil with a proxy)
 }
 
 // brokerEvent tells the engine goroutine about the connection.
@@ -130,7 +132,13 @@ func (b *broker) start(ctx context.Context) error {
 		},
 	}
 	if os.Getenv("all_proxy") == "" { // autopaho's own dialer handles the proxy
-		cc.AttemptConnection = dialBuffered
+		cc.AttemptConnection = func(ctx context.Context, cc autopaho.ClientConfig, u *url.URL) (net.Conn, error) {
+			c, err := dialBuffered(ctx, cc, u)
+			if err == nil {
+				b.conn.Store(c)
+			}
+			return c, err
+		}
 	}
 	if b.cfg.Username != "" && b.cfg.Password != "" {
 		cc.ConnectUsername = b.cfg.Username

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eclipse/paho.golang/paho"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
 )
 
@@ -158,10 +159,31 @@ func (b *broker) publish(ctx context.Context, m translate.Message) {
 		}
 		return
 	}
+	if m.QoS == 0 && b.connected.Load() {
+		// Nothing to wait for: write from the engine goroutine, inside its
+		// cork (see hold), instead of waking a publisher.
+		p := &paho.Publish{Topic: m.Topic, Payload: m.Payload, Retain: m.Retain}
+		if _, err := b.cm.Publish(ctx, p); err == nil || ctx.Err() != nil {
+			return
+		}
+	}
 	select {
 	case shard.fifo <- m:
 	case <-ctx.Done():
 	}
+}
+
+// hold corks the connection while the engine works through a burst, so its
+// QoS 0 publications share system calls; the returned func uncorks. With
+// QoS 1 it does nothing: a publication waiting for its PUBACK must not wait
+// for the burst to end.
+func (b *broker) hold() func() {
+	c := b.conn.Load()
+	if c == nil || b.cfg.QoS != 0 {
+		return func() {}
+	}
+	c.cork()
+	return c.uncork
 }
 
 // startPublishers runs one publisher per shard until ctx ends. A message that

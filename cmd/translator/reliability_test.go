@@ -3,6 +3,7 @@ package main_test
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -174,4 +175,42 @@ func TestDaemon_FloodDoesNotStarveOthers(t *testing.T) {
 	if rss > 100<<10 {
 		t.Errorf("RSS %d kB after the flood: the inbound budget does not bound memory", rss)
 	}
+}
+
+// TestDaemon_QoS0BurstAllDelivered: with MQTT_QOS=0 the engine writes its
+// publications itself, corked while it works through a burst; every state
+// of a 2000-message burst arrives, in order, at QoS 0, and the per-key
+// topics end on the newest values.
+func TestDaemon_QoS0BurstAllDelivered(t *testing.T) {
+	b, z2m, w, _ := setup(t, minimalInstance, "MQTT_QOS=0", "LOG_LEVEL=WARNING")
+	const n = 2000
+	z2m.Burst("zigbee2mqtt/"+lampName, n, func(i int) string {
+		return fmt.Sprintf(`{"state":"ON","brightness":254,"linkquality":%d,"color_temp":%d}`, i%256, 153+i%300)
+	})
+	lastLQ := float64((n - 1) % 256)
+	w.WaitFor(lampPrefix+"state", hasField("state.link_quality", lastLQ), 20*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	prev := -1.0
+	got := 0
+	for _, m := range w.Messages() {
+		if m.Topic != lampPrefix+"state" {
+			continue
+		}
+		got++
+		if m.QoS != 0 {
+			t.Fatalf("envelope at QoS %d, want 0", m.QoS)
+		}
+		lq, _ := jsonField(t, m.Payload, "state.link_quality").(float64)
+		if want := math.Mod(prev+1, 256); prev >= 0 && lq != want {
+			t.Fatalf("envelope %d: link_quality %v after %v: lost or reordered", got, lq, prev)
+		}
+		prev = lq
+	}
+	if got != n {
+		t.Errorf("got %d envelopes, want %d", got, n)
+	}
+	// The retained per-key topic holds the newest value.
+	r := mqtttest.Connect(t, b.Addr, "late-reader")
+	r.Subscribe(lampPrefix + "state/link_quality")
+	r.WaitFor(lampPrefix+"state/link_quality", payloadIs(fmt.Sprint(lastLQ)), 5*time.Second)
 }

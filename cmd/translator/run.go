@@ -196,6 +196,7 @@ func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 			return
 		case <-d.broker.in.ready:
 			// Drain a burst (bounded, so timers and control still run).
+			release := d.broker.hold()
 			for i := 0; i < 4096; i++ {
 				msg, ok := d.broker.in.pop()
 				if !ok {
@@ -209,6 +210,7 @@ func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 					}
 				}
 			}
+			release()
 			if sweeping && sweepDone == nil && d.engine.DevicesKnown() {
 				sweepDone = time.After(5 * time.Second)
 			}
