@@ -21,7 +21,10 @@ type Device struct {
 	Vendor       string
 	Type         string // Router, EndDevice, Coordinator, GreenPower
 	PowerSource  string
-	Properties   []Property
+	Properties   []Property // read-only: devices with identical exposes share it
+	// ExposesKey is the definition's exposes JSON; devices with identical
+	// exposes lists have equal keys.
+	ExposesKey string
 }
 
 // Property is one exposed property, flattened out of the expose tree.
@@ -112,14 +115,55 @@ func (d *Device) Property(key string) *Property {
 // ParseDevice reads one entry of Zigbee2MQTT's `bridge/devices` array. The
 // IEEE address is lower-cased.
 func ParseDevice(v gjson.Result) Device {
+	var p DeviceParser
+	return p.Parse(v)
+}
+
+// DeviceParser parses bridge/devices entries like ParseDevice, with private
+// copies of every string (so a device does not keep the whole payload
+// alive) and one shared, read-only parse of each distinct exposes list: a
+// network's devices of one model share it.
+type DeviceParser struct {
+	exposes map[string]sharedExposes // by exposes JSON
+}
+
+type sharedExposes struct {
+	key   string // a private copy of the exposes JSON
+	props []Property
+}
+
+// Parse parses one entry.
+func (p *DeviceParser) Parse(v gjson.Result) Device {
 	def := v.Get("definition")
-	return Device{
-		IEEE:         strings.ToLower(v.Get("ieee_address").String()),
-		FriendlyName: v.Get("friendly_name").String(),
-		Model:        def.Get("model").String(),
-		Vendor:       def.Get("vendor").String(),
-		Type:         v.Get("type").String(),
-		PowerSource:  v.Get("power_source").String(),
-		Properties:   ParseExposes(def.Get("exposes")),
+	d := Device{
+		IEEE:         strings.Clone(strings.ToLower(v.Get("ieee_address").String())),
+		FriendlyName: strings.Clone(v.Get("friendly_name").String()),
+		Model:        strings.Clone(def.Get("model").String()),
+		Vendor:       strings.Clone(def.Get("vendor").String()),
+		Type:         strings.Clone(v.Get("type").String()),
+		PowerSource:  strings.Clone(v.Get("power_source").String()),
+	}
+	raw := def.Get("exposes").Raw
+	sh, ok := p.exposes[raw]
+	if !ok {
+		key := strings.Clone(raw)
+		sh = sharedExposes{key: key, props: ParseExposes(gjson.Parse(key))}
+		if p.exposes == nil {
+			p.exposes = map[string]sharedExposes{}
+		}
+		p.exposes[key] = sh
+	}
+	d.Properties, d.ExposesKey = sh.props, sh.key
+	return d
+}
+
+// Retain forgets every exposes list no device in keep uses.
+func (p *DeviceParser) Retain(keep func(yield func(exposesKey string))) {
+	used := map[string]bool{}
+	keep(func(k string) { used[k] = true })
+	for k := range p.exposes {
+		if !used[k] {
+			delete(p.exposes, k)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -163,6 +164,19 @@ type Bound struct {
 
 // Plan resolves the rules that apply to d. For each source path the rule of
 // the highest layer wins; within a layer, the later block wins.
+// MatchKey identifies the blocks whose selectors match d. Two devices with
+// equal MatchKeys and equal ExposesKeys get identical plans.
+func (s *Set) MatchKey(d *Device) string {
+	var b []byte
+	for i, blk := range s.blocks {
+		if blk.sel.match(d) {
+			b = strconv.AppendInt(b, int64(i), 36)
+			b = append(b, ',')
+		}
+	}
+	return string(b)
+}
+
 func (s *Set) Plan(d *Device) *Plan {
 	p := &Plan{Events: map[string]bool{}, Unmatched: "pass"}
 	index := map[string]int{}

@@ -114,6 +114,11 @@ const (
 type Engine struct {
 	cfg   Config
 	rules *mapping.Set
+	// parser shares parsed exposes between devices of one model; plans
+	// shares compiled plans between devices that match the same blocks and
+	// have the same exposes (see planFor).
+	parser mapping.DeviceParser
+	plans  map[string]*planIndex
 
 	prefix     string // {base}/v1/instances/{instance}/
 	z2mPrefix  string // {z2m}/
@@ -219,8 +224,9 @@ func (e *Engine) Z2MVersion() string { return e.z2mVersion }
 // kept; the next message of each device is translated with the new rules.
 func (e *Engine) SetRules(rules *mapping.Set) {
 	e.rules = rules
+	e.plans = nil
 	for _, d := range e.devices {
-		d.setPlan(rules.Plan(&d.dev))
+		d.setPlan(e.planFor(&d.dev))
 	}
 }
 

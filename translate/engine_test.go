@@ -1,6 +1,8 @@
 package translate_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -166,5 +168,55 @@ func BenchmarkEngine_LightStateWithKeyTopics(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		e.Handle(msgs[i%2], t0)
+	}
+}
+
+// Devices of one model share one compiled plan, but a block selected by
+// friendly name still applies to its device only.
+func TestEngine_SharedPlansKeepPerDeviceSelectors(t *testing.T) {
+	files, err := mapping.LoadFS(mappings.Files, "*.yaml", mapping.LayerPack, "mappings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	special := mapping.File{Name: "instance.yaml", Layer: mapping.LayerInstance, Data: []byte(`
+blocks:
+  - name: hall lamp reports link quality as signal
+    select:
+      friendly_name: ["hall/*"]
+    rules:
+      - from: linkquality
+        to: signal
+`)}
+	set, err := mapping.Compile(append([]mapping.File{mapping.GenericFile(), special}, files...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := translate.New(translate.Config{BaseTopic: "IoT2mqtt", InstanceID: "zb", Z2MBaseTopic: "zigbee2mqtt", QoS: 1, RetainState: true}, set)
+	devices, _ := os.ReadFile("testdata/light_devices.json")
+	var list []map[string]any
+	if err := json.Unmarshal(devices, &list); err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	for i, name := range []string{"living room/lamp", "kitchen/lamp", "hall/lamp"} {
+		d := map[string]any{}
+		for k, v := range list[1] {
+			d[k] = v
+		}
+		d["ieee_address"], d["friendly_name"] = fmt.Sprintf("0x000d6ffffe00000%d", i), name
+		out = append(out, d)
+	}
+	b, _ := json.Marshal(out)
+	e.Handle(translate.Message{Topic: "zigbee2mqtt/bridge/devices", Payload: b, Retain: true}, t0)
+	for i, name := range []string{"living room/lamp", "kitchen/lamp", "hall/lamp"} {
+		r := e.Handle(translate.Message{Topic: "zigbee2mqtt/" + name, Payload: []byte(`{"state":"ON","brightness":254,"linkquality":90}`)}, t0)
+		st := string(find(t, r, fmt.Sprintf("IoT2mqtt/v1/instances/zb/devices/0x000d6ffffe00000%d/state", i)).Payload)
+		hall := name == "hall/lamp"
+		if strings.Contains(st, `"signal":90`) != hall || strings.Contains(st, `"link_quality":90`) == hall {
+			t.Errorf("%s: state %s; want link quality as signal only for the hall lamp", name, st)
+		}
+		if !strings.Contains(st, `"power":true`) || !strings.Contains(st, `"brightness":100`) {
+			t.Errorf("%s: light rules not applied: %s", name, st)
+		}
 	}
 }

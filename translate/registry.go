@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"sort"
 	"strings"
@@ -13,26 +14,23 @@ import (
 
 // device is one Zigbee2MQTT device as the engine knows it.
 type device struct {
-	entry       string // its bridge/devices entry, to skip unchanged ones
+	entrySum    [sha256.Size]byte // of its bridge/devices entry, to skip unchanged ones
 	dev         mapping.Device
 	id          string
 	enabled     bool
 	supported   bool
 	interviewed bool
 	model       string // for devices_list (override or definition)
-	plan        *mapping.Plan
-	byKey       map[string][]*mapping.Bound // readable rules by simple source key
-	nested      []*mapping.Bound            // readable rules with a nested source path
-	onMissing   []*mapping.Bound            // readable rules whose missing policy is not skip
+	*planIndex         // shared with devices of the same model and rules
 
 	state         stateObj // merged IoT2MQTT state
 	hasState      bool
-	lastUpdate    string            // timestamp of the last upstream state
+	lastUpdate    string               // timestamp of the last upstream state
 	lastPublished map[string]*keyTopic // state/{key} topics and the values last published
-	availability  string            // "online", "offline" or "" when unknown
-	recent        []recentInput     // newest first, for explain
-	seenKeys      map[string]bool   // payload keys ever seen, for coverage
-	retained      map[string]bool   // retained topics we published for it
+	availability  string               // "online", "offline" or "" when unknown
+	recent        []recentInput        // newest first, for explain
+	seenKeys      map[string]bool      // payload keys ever seen, for coverage
+	retained      map[string]bool      // retained topics we published for it
 	pending       []*pendingCmd
 
 	topicBase string // {prefix}devices/{id}/
@@ -42,21 +40,65 @@ func (d *device) sleepy() bool {
 	return strings.EqualFold(d.dev.Type, "EndDevice") && strings.Contains(strings.ToLower(d.dev.PowerSource), "battery")
 }
 
-func (d *device) setPlan(p *mapping.Plan) {
-	d.plan = p
-	d.byKey = map[string][]*mapping.Bound{}
-	d.nested, d.onMissing = nil, nil
+// planIndex is a compiled plan with the engine's lookup tables. It is
+// read-only and shared by every device it was built for.
+type planIndex struct {
+	plan      *mapping.Plan
+	byKey     map[string][]*mapping.Bound // readable rules by simple source key
+	nested    []*mapping.Bound            // readable rules with a nested source path
+	onMissing []*mapping.Bound            // readable rules whose missing policy is not skip
+}
+
+func newPlanIndex(p *mapping.Plan) *planIndex {
+	pi := &planIndex{plan: p, byKey: map[string][]*mapping.Bound{}}
 	for _, b := range p.Rules {
 		if !b.Rule.CanRead() {
 			continue
 		}
 		if isSimpleKey(b.From) {
-			d.byKey[b.From] = append(d.byKey[b.From], b)
+			pi.byKey[b.From] = append(pi.byKey[b.From], b)
 		} else {
-			d.nested = append(d.nested, b)
+			pi.nested = append(pi.nested, b)
 		}
 		if b.Rule.Missing != "skip" {
-			d.onMissing = append(d.onMissing, b)
+			pi.onMissing = append(pi.onMissing, b)
+		}
+	}
+	return pi
+}
+
+func (d *device) setPlan(pi *planIndex) { d.planIndex = pi }
+
+// planFor returns the plan of dev, compiling it only for the first device
+// that matches its set of blocks with its exposes: a plan depends on
+// nothing else, and a thousand bulbs of one model need only one.
+func (e *Engine) planFor(dev *mapping.Device) *planIndex {
+	key := e.rules.MatchKey(dev) + "\x00" + dev.ExposesKey
+	if pi := e.plans[key]; pi != nil {
+		return pi
+	}
+	pi := newPlanIndex(e.rules.Plan(dev))
+	if e.plans == nil {
+		e.plans = map[string]*planIndex{}
+	}
+	e.plans[key] = pi
+	return pi
+}
+
+// pruneShared forgets parsed exposes and plans that no device uses any more.
+func (e *Engine) pruneShared() {
+	e.parser.Retain(func(keep func(string)) {
+		for _, d := range e.devices {
+			keep(d.dev.ExposesKey)
+		}
+	})
+	used := map[*planIndex]bool{}
+	for _, d := range e.devices {
+		used[d.planIndex] = true
+	}
+	for k, pi := range e.plans {
+		if !used[pi] {
+			delete(e.plans, k)
 		}
 	}
 }
@@ -133,7 +175,7 @@ func (e *Engine) handleBridgeState(r *Result, payload []byte, now time.Time) {
 
 func (e *Engine) deviceFromJSON(v gjson.Result) *device {
 	d := &device{
-		dev:         mapping.ParseDevice(v),
+		dev:         e.parser.Parse(v),
 		enabled:     !v.Get("disabled").Bool(),
 		supported:   v.Get("supported").Bool(),
 		interviewed: v.Get("interview_completed").Bool() || v.Get("interview_state").String() == "SUCCESSFUL",
@@ -161,16 +203,14 @@ func (e *Engine) handleDevices(r *Result, msg Message, now time.Time) {
 		// Unchanged entries (the usual case when one device joins, leaves or
 		// is renamed) keep their device and plan: re-planning a thousand
 		// devices for every bridge/devices publish is pure garbage.
-		if old := e.devices[strings.ToLower(v.Get("ieee_address").String())]; old != nil && old.entry == v.Raw && !seen[old.dev.IEEE] {
+		sum := sha256.Sum256([]byte(v.Raw))
+		if old := e.devices[strings.ToLower(v.Get("ieee_address").String())]; old != nil && old.entrySum == sum && !seen[old.dev.IEEE] {
 			seen[old.dev.IEEE] = true
 			order = append(order, old.dev.IEEE)
 			return true
 		}
-		// Parse a private copy, so the device's strings do not keep the whole
-		// bridge/devices payload alive.
-		entry := strings.Clone(v.Raw)
-		nd := e.deviceFromJSON(gjson.Parse(entry))
-		nd.entry = entry
+		nd := e.deviceFromJSON(v) // private copies of every string it keeps
+		nd.entrySum = sum
 		if nd.dev.IEEE == "" || seen[nd.dev.IEEE] {
 			return true
 		}
@@ -202,6 +242,9 @@ func (e *Engine) handleDevices(r *Result, msg Message, now time.Time) {
 		}
 	}
 	e.order = order
+	if changed {
+		e.pruneShared()
+	}
 	first := !e.devicesKnown
 	e.devicesKnown = true
 	if changed {
@@ -247,7 +290,7 @@ func validLevel(s string) bool {
 }
 
 func (e *Engine) addDevice(r *Result, d *device) {
-	d.setPlan(e.rules.Plan(&d.dev))
+	d.setPlan(e.planFor(&d.dev))
 	if o, ok := e.cfg.Overrides[d.dev.IEEE]; ok {
 		d.enabled = d.enabled && o.Enabled
 		if o.Model != "" {
@@ -285,7 +328,7 @@ func (e *Engine) updateDevice(r *Result, old, nd *device, now time.Time) bool {
 		changed = true
 	}
 	old.dev = nd.dev
-	old.entry = nd.entry
+	old.entrySum = nd.entrySum
 	old.supported, old.interviewed = nd.supported, nd.interviewed
 	if o, ok := e.cfg.Overrides[old.dev.IEEE]; ok {
 		nd.enabled = nd.enabled && o.Enabled
@@ -296,7 +339,7 @@ func (e *Engine) updateDevice(r *Result, old, nd *device, now time.Time) bool {
 		old.model = nd.model
 	}
 	old.enabled = nd.enabled
-	old.setPlan(e.rules.Plan(&old.dev))
+	old.setPlan(e.planFor(&old.dev))
 	return changed
 }
 
