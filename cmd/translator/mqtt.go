@@ -27,7 +27,8 @@ type broker struct {
 	cm     *autopaho.ConnectionManager
 	in     *fairQueue
 	events chan brokerEvent
-	out    []*publishShard
+	out    []chan translate.Message // FIFO publishers' queues
+	latest []*latestTable           // last-value publishers' tables
 
 	statusTopic string
 	subs        []string

@@ -10,22 +10,25 @@ import (
 	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
 )
 
-// publishShards is how many publishers run in parallel; a topic always goes
-// through the same one, so messages on one topic stay in order.
-const publishShards = 16
+// fifoPublishers is how many publishers send the messages that must all go
+// out (envelopes, events, responses); latestPublishers send state/{key}
+// values. A topic always goes through the same publisher, so its messages
+// stay in order. With QoS 1 each publisher has one message in flight, and
+// the broker allows about 20 (mosquitto's max_inflight_messages), so the
+// per-key topics, which may lag, get a small share and the envelopes keep
+// the rest.
+const (
+	fifoPublishers   = 12
+	latestPublishers = 4
+)
 
 // publishTimeout bounds one publish attempt; a failed attempt is retried
 // once the connection is up again.
 const publishTimeout = 5 * time.Second
 
-// fifoDepth is each publisher's queue. Sixteen of them keep the publishers
-// busy; deeper queues only hold more memory while the broker is behind.
+// fifoDepth is each FIFO publisher's queue: enough to keep it busy; deeper
+// queues only hold more memory while the broker is behind.
 const fifoDepth = 256
-
-// latestEvery is how often a shard that always has queued messages still
-// sends one due last-value message, so state/{key} topics lag under a
-// sustained overload but never starve.
-const latestEvery = 8
 
 // keyTopicInterval is the shortest time between two publications on one
 // state/{key} topic. A value arriving sooner waits, and a newer value
@@ -35,21 +38,15 @@ const latestEvery = 8
 // state envelope carries every update.
 const keyTopicInterval = 100 * time.Millisecond
 
-// publishShard is one publisher's work: a bounded FIFO for messages that
-// must all go out (envelopes, events, responses) and a last-value table for
-// messages marked Latest (state/{key}).
-type publishShard struct {
-	fifo chan translate.Message
-
+// latestTable holds the last-value messages (state/{key}) of one
+// publisher: per topic only the newest unsent value, sent when due.
+type latestTable struct {
 	mu       sync.Mutex
 	latest   map[string]*latestEntry
 	ready    []*latestEntry // due, oldest first
 	deferred deferredHeap   // waiting for keyTopicInterval to pass
 	wake     chan struct{}
-
-	// publisher goroutine only
-	fifoRun int // FIFO messages sent since the last last-value one
-	timer   *time.Timer
+	timer    *time.Timer // publisher goroutine only
 }
 
 // latestEntry is one last-value topic of a shard.
@@ -61,20 +58,15 @@ type latestEntry struct {
 	lastSent  time.Time
 }
 
-func newPublishShard() *publishShard {
+func newLatestTable() *latestTable {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
-	return &publishShard{
-		fifo:   make(chan translate.Message, fifoDepth),
-		latest: map[string]*latestEntry{},
-		wake:   make(chan struct{}, 1),
-		timer:  t,
-	}
+	return &latestTable{latest: map[string]*latestEntry{}, wake: make(chan struct{}, 1), timer: t}
 }
 
 // putLatest stores m as its topic's newest value; it reports whether an
 // unsent older value was replaced.
-func (s *publishShard) putLatest(m translate.Message, now time.Time) (replaced bool) {
+func (s *latestTable) putLatest(m translate.Message, now time.Time) (replaced bool) {
 	s.mu.Lock()
 	e := s.latest[m.Topic]
 	if e == nil {
@@ -102,7 +94,7 @@ func (s *publishShard) putLatest(m translate.Message, now time.Time) (replaced b
 
 // takeLatest removes and returns the oldest due last-value message. When
 // none is due it returns how long until one is (0: none waiting).
-func (s *publishShard) takeLatest(now time.Time) (translate.Message, bool, time.Duration) {
+func (s *latestTable) takeLatest(now time.Time) (translate.Message, bool, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for len(s.deferred) > 0 && !s.deferred[0].notBefore.After(now) {
@@ -152,9 +144,9 @@ func (b *broker) publish(ctx context.Context, m translate.Message) {
 		b.log.Error().Str("topic", m.Topic).Msg("publish before the mqtt connection was started")
 		return
 	}
-	shard := b.out[topicHash(m.Topic)%publishShards]
+	h := topicHash(m.Topic)
 	if m.Latest {
-		if shard.putLatest(m, time.Now()) {
+		if b.latest[h%latestPublishers].putLatest(m, time.Now()) {
 			b.superseded.Add(1)
 		}
 		return
@@ -168,7 +160,7 @@ func (b *broker) publish(ctx context.Context, m translate.Message) {
 		}
 	}
 	select {
-	case shard.fifo <- m:
+	case b.out[h%fifoPublishers] <- m:
 	case <-ctx.Done():
 	}
 }
@@ -186,48 +178,46 @@ func (b *broker) hold() func() {
 	return c.uncork
 }
 
-// startPublishers runs one publisher per shard until ctx ends. A message that
-// fails (the connection dropped) is retried after the reconnect, so nothing
-// is lost and order per topic is kept.
+// startPublishers runs the publishers until ctx ends. A message that fails
+// (the connection dropped) is retried after the reconnect, so nothing is
+// lost and order per topic is kept.
 func (b *broker) startPublishers(ctx context.Context) {
-	b.out = make([]*publishShard, publishShards)
+	b.out = make([]chan translate.Message, fifoPublishers)
 	for i := range b.out {
-		s := newPublishShard()
-		b.out[i] = s
-		go b.runShard(ctx, s)
-	}
-}
-
-func (b *broker) runShard(ctx context.Context, s *publishShard) {
-	for {
-		m, ok := s.next(ctx)
-		if !ok {
-			return
-		}
-		b.send(ctx, m)
-	}
-}
-
-// next waits for the shard's next message: FIFO first, a due last-value
-// message when the FIFO is empty or after latestEvery FIFO messages in a
-// row. It returns false when ctx ends.
-func (s *publishShard) next(ctx context.Context) (translate.Message, bool) {
-	for {
-		if s.fifoRun >= latestEvery {
-			s.fifoRun = 0
-			if m, ok, _ := s.takeLatest(time.Now()); ok {
-				return m, true
+		ch := make(chan translate.Message, fifoDepth)
+		b.out[i] = ch
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case m := <-ch:
+					b.send(ctx, m)
+				}
 			}
-		}
-		select {
-		case m := <-s.fifo:
-			s.fifoRun++
-			return m, true
-		default:
-		}
+		}()
+	}
+	b.latest = make([]*latestTable, latestPublishers)
+	for i := range b.latest {
+		t := newLatestTable()
+		b.latest[i] = t
+		go func() {
+			for {
+				m, ok := t.next(ctx)
+				if !ok {
+					return
+				}
+				b.send(ctx, m)
+			}
+		}()
+	}
+}
+
+// next waits for the next due message; false when ctx ends.
+func (s *latestTable) next(ctx context.Context) (translate.Message, bool) {
+	for {
 		m, ok, wait := s.takeLatest(time.Now())
 		if ok {
-			s.fifoRun = 0
 			return m, true
 		}
 		var due <-chan time.Time
@@ -239,10 +229,6 @@ func (s *publishShard) next(ctx context.Context) (translate.Message, bool) {
 		case <-ctx.Done():
 			s.timer.Stop()
 			return translate.Message{}, false
-		case m := <-s.fifo:
-			s.timer.Stop()
-			s.fifoRun++
-			return m, true
 		case <-s.wake:
 			s.timer.Stop()
 		case <-due:

@@ -11,11 +11,10 @@ import (
 	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
 )
 
-// A shard sends every FIFO message, and of the last-value messages waiting
-// for one topic only the newest; a last-value message still goes out every
-// latestEvery FIFO messages.
-func TestPublishShard_FIFOAllLatestNewest(t *testing.T) {
-	s := newPublishShard()
+// Of the values waiting for one topic only the newest is sent; topics go
+// out in the order they became due.
+func TestLatestTable_NewestPerTopic(t *testing.T) {
+	s := newLatestTable()
 	now := time.Now()
 	for i := 0; i < 3; i++ {
 		if replaced := s.putLatest(translate.Message{Topic: "d/state/brightness", Payload: []byte(fmt.Sprint(i)), Latest: true}, now); replaced != (i > 0) {
@@ -23,26 +22,22 @@ func TestPublishShard_FIFOAllLatestNewest(t *testing.T) {
 		}
 	}
 	s.putLatest(translate.Message{Topic: "d/state/power", Payload: []byte("true"), Latest: true}, now)
-	for i := 0; i < 10; i++ {
-		s.fifo <- translate.Message{Topic: "d/state", Payload: []byte(fmt.Sprint(i))}
-	}
-	var got []string
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	for i := 0; i < 12; i++ {
+	var got []string
+	for i := 0; i < 2; i++ {
 		m, ok := s.next(ctx)
 		if !ok {
 			t.Fatal("next ended early")
 		}
 		got = append(got, strings.TrimPrefix(m.Topic, "d/")+"="+string(m.Payload))
 	}
-	want := "state=0 state=1 state=2 state=3 state=4 state=5 state=6 state=7 state/brightness=2 state=8 state=9 state/power=true"
-	if strings.Join(got, " ") != want {
-		t.Errorf("order = %s\nwant    %s", strings.Join(got, " "), want)
+	if want := "state/brightness=2 state/power=true"; strings.Join(got, " ") != want {
+		t.Errorf("sent %s, want %s", strings.Join(got, " "), want)
 	}
 	cancel()
 	if _, ok := s.next(ctx); ok {
-		t.Error("next returned a message from an empty shard after cancel")
+		t.Error("next returned a message from an empty table after cancel")
 	}
 }
 
@@ -59,8 +54,8 @@ func TestTopicHash_IsFNV1a(t *testing.T) {
 // A state/{key} topic goes out at most once per keyTopicInterval: a change
 // after a quiet spell at once, changes in between wait and collapse into the
 // newest, and a clear forgets the topic.
-func TestPublishShard_KeyTopicInterval(t *testing.T) {
-	s := newPublishShard()
+func TestLatestTable_KeyTopicInterval(t *testing.T) {
+	s := newLatestTable()
 	t0 := time.Now()
 	put := func(v string, at time.Duration) {
 		s.putLatest(translate.Message{Topic: "d/state/brightness", Payload: []byte(v), Latest: true}, t0.Add(at))
