@@ -214,3 +214,31 @@ func TestDaemon_QoS0BurstAllDelivered(t *testing.T) {
 	r.Subscribe(lampPrefix + "state/link_quality")
 	r.WaitFor(lampPrefix+"state/link_quality", payloadIs(fmt.Sprint(lastLQ)), 5*time.Second)
 }
+
+// TestDaemon_SlowUpstreamStartIsNotRestarted: while Zigbee2MQTT is still
+// starting (its bridge is not online), a missing device list is reported but
+// no restart is requested; the devices appear when Zigbee2MQTT publishes
+// them.
+func TestDaemon_SlowUpstreamStartIsNotRestarted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the 15 s device-list watch")
+	}
+	t.Parallel()
+	b := mqtttest.StartBroker(t)
+	z2m := mqtttest.Connect(t, b.Addr, "fake-z2m")
+	z2m.Publish("zigbee2mqtt/bridge/state", `{"state":"offline"}`, true)
+	w := mqtttest.Connect(t, b.Addr, "watcher")
+	w.Subscribe("IoT2mqtt/#", "zigbee2mqtt/bridge/request/#")
+	startTranslator(t, b, strings.Replace(minimalInstance, `"devices":[]`, `"devices":[],"recover_device_list":true`, 1))
+
+	e := w.WaitFor(prefix+"error", hasField("error_code", "NO_DEVICE_LIST"), 30*time.Second)
+	if !strings.Contains(e.Payload, "waiting for zigbee2mqtt") {
+		t.Errorf("NO_DEVICE_LIST while the bridge is offline = %s, want a wait", e.Payload)
+	}
+	z2m.Publish("zigbee2mqtt/bridge/state", `{"state":"online"}`, true)
+	z2m.Publish("zigbee2mqtt/bridge/devices", readFile(t, "../../translate/testdata/light_devices.json"), true)
+	w.WaitFor(prefix+"meta/devices_list", func(m mqtttest.Msg) bool { return strings.Contains(m.Payload, lampIEEE) }, 5*time.Second)
+	if n := w.Count("zigbee2mqtt/bridge/request/restart", nil); n != 0 {
+		t.Errorf("restart requested %d times during a slow start", n)
+	}
+}
