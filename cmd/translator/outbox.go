@@ -47,7 +47,12 @@ type latestTable struct {
 	deferred deferredHeap   // waiting for keyTopicInterval to pass
 	wake     chan struct{}
 	timer    *time.Timer // publisher goroutine only
+	pruned   time.Time   // last forgetIdle
 }
+
+// pruneEvery is how often a table forgets topics it sent long enough ago
+// that they no longer hold anything back.
+const pruneEvery = 10 * time.Second
 
 // latestEntry is one last-value topic of a shard.
 type latestEntry struct {
@@ -118,6 +123,20 @@ func (s *latestTable) takeLatest(now time.Time) (translate.Message, bool, time.D
 		delete(s.latest, m.Topic)
 	}
 	return m, true, 0
+}
+
+// forgetIdle drops the entries of topics with nothing waiting whose last
+// send is older than keyTopicInterval: such an entry no longer defers
+// anything, and a new value for the topic may go out at once either way.
+func (s *latestTable) forgetIdle(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pruned = now
+	for topic, e := range s.latest {
+		if !e.pending && !e.queued && now.Sub(e.lastSent) >= keyTopicInterval {
+			delete(s.latest, topic)
+		}
+	}
 }
 
 // deferredHeap orders deferred entries by notBefore.
@@ -216,7 +235,11 @@ func (b *broker) startPublishers(ctx context.Context) {
 // next waits for the next due message; false when ctx ends.
 func (s *latestTable) next(ctx context.Context) (translate.Message, bool) {
 	for {
-		m, ok, wait := s.takeLatest(time.Now())
+		now := time.Now()
+		if now.Sub(s.pruned) >= pruneEvery {
+			s.forgetIdle(now)
+		}
+		m, ok, wait := s.takeLatest(now)
 		if ok {
 			return m, true
 		}

@@ -86,4 +86,17 @@ func TestLatestTable_KeyTopicInterval(t *testing.T) {
 	if len(s.latest) != 0 {
 		t.Errorf("a cleared topic is still tracked: %d entries", len(s.latest))
 	}
+
+	// Topics sent long enough ago are forgotten; one still waiting is not.
+	put("4", 4*keyTopicInterval)
+	take(4 * keyTopicInterval)
+	s.putLatest(translate.Message{Topic: "d/state/power", Payload: []byte("true"), Latest: true}, t0.Add(4*keyTopicInterval))
+	s.putLatest(translate.Message{Topic: "d/state/power", Payload: []byte("false"), Latest: true}, t0.Add(4*keyTopicInterval))
+	s.forgetIdle(t0.Add(6 * keyTopicInterval))
+	if _, kept := s.latest["d/state/brightness"]; kept {
+		t.Error("an idle topic was not forgotten")
+	}
+	if v, ok, _ := take(6 * keyTopicInterval); !ok || v != "false" {
+		t.Errorf("a waiting value was lost by forgetIdle: got %q %v", v, ok)
+	}
 }
