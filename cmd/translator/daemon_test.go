@@ -121,6 +121,19 @@ func startTranslator(t *testing.T, b *mqtttest.Broker, instanceJSON string, env 
 	return p
 }
 
+// logged waits up to 5 s for substr in the output: the log and the MQTT
+// traffic travel separately, so a published error can arrive first.
+func (p *proc) logged(substr string) bool {
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(p.Output(), substr) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
 func (p *proc) signal(s syscall.Signal) {
 	select {
 	case <-p.done:

@@ -57,7 +57,7 @@ func TestDaemon_WarnsWithoutDeviceList(t *testing.T) {
 	w.Subscribe("IoT2mqtt/#")
 	p := startTranslator(t, b, minimalInstance)
 	e := w.WaitFor(prefix+"error", hasField("error_code", "NO_DEVICE_LIST"), 30*time.Second)
-	if !strings.Contains(e.Payload, "zigbee2mqtt/bridge/devices") || !strings.Contains(p.Output(), "no device list from zigbee2mqtt yet") {
+	if !strings.Contains(e.Payload, "zigbee2mqtt/bridge/devices") || !p.logged("no device list from zigbee2mqtt yet") {
 		t.Errorf("warning does not name the missing topic: %s", e.Payload)
 	}
 }
@@ -85,7 +85,7 @@ func TestDaemon_RecoversLostDeviceList(t *testing.T) {
 	if !strings.Contains(e.Payload, "zigbee2mqtt/bridge/request/restart") {
 		t.Errorf("NO_DEVICE_LIST does not say a restart was requested: %s", e.Payload)
 	}
-	if !strings.Contains(p.Output(), "requesting a zigbee2mqtt restart") {
+	if !p.logged("requesting a zigbee2mqtt restart") {
 		t.Errorf("log does not say a restart was requested:\n%s", p.Output())
 	}
 

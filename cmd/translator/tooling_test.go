@@ -44,10 +44,7 @@ func TestDaemon_HotReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Publish(prefix+"meta/request/reload", "", false)
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(p.Output(), "mapping rules reloaded") && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	p.logged("mapping rules reloaded")
 	z2m.Publish("zigbee2mqtt/"+lampName, `{"state":"ON","linkquality":91}`, false)
 	w.WaitFor(lampPrefix+"state", hasField("state.lqi", 91), 5*time.Second)
 
