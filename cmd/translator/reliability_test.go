@@ -62,6 +62,21 @@ func TestDaemon_WarnsWithoutDeviceList(t *testing.T) {
 	}
 }
 
+// startWithoutDeviceList starts a broker with a fake Zigbee2MQTT whose
+// bridge is in bridgeState but whose retained bridge/devices is missing, a
+// watcher on the IoT2MQTT tree and the bridge requests, and the translator
+// with recover_device_list on.
+func startWithoutDeviceList(t *testing.T, bridgeState string) (z2m, w *mqtttest.Client, p *proc) {
+	t.Helper()
+	b := mqtttest.StartBroker(t)
+	z2m = mqtttest.Connect(t, b.Addr, "fake-z2m")
+	z2m.Publish("zigbee2mqtt/bridge/state", `{"state":"`+bridgeState+`"}`, true)
+	w = mqtttest.Connect(t, b.Addr, "watcher")
+	w.Subscribe("IoT2mqtt/#", "zigbee2mqtt/bridge/request/#")
+	p = startTranslator(t, b, strings.Replace(minimalInstance, `"devices":[]`, `"devices":[],"recover_device_list":true`, 1))
+	return z2m, w, p
+}
+
 // TestDaemon_RecoversLostDeviceList: Zigbee2MQTT is online but the retained
 // bridge/devices is gone, and it publishes the list only when it starts, so
 // the daemon asks it to restart, says so, and translates once the list comes.
@@ -70,12 +85,7 @@ func TestDaemon_RecoversLostDeviceList(t *testing.T) {
 		t.Skip("waits for the 15 s device-list watch")
 	}
 	t.Parallel()
-	b := mqtttest.StartBroker(t)
-	z2m := mqtttest.Connect(t, b.Addr, "fake-z2m")
-	z2m.Publish("zigbee2mqtt/bridge/state", `{"state":"online"}`, true)
-	w := mqtttest.Connect(t, b.Addr, "watcher")
-	w.Subscribe("IoT2mqtt/#", "zigbee2mqtt/bridge/request/#")
-	p := startTranslator(t, b, strings.Replace(minimalInstance, `"devices":[]`, `"devices":[],"recover_device_list":true`, 1))
+	z2m, w, p := startWithoutDeviceList(t, "online")
 
 	req := w.WaitFor("zigbee2mqtt/bridge/request/restart", nil, 30*time.Second)
 	if req.QoS != 1 || req.Retain || !strings.HasPrefix(jsonField(t, req.Payload, "transaction").(string), "translator-recover-device-list-") {
@@ -224,12 +234,7 @@ func TestDaemon_SlowUpstreamStartIsNotRestarted(t *testing.T) {
 		t.Skip("waits for the 15 s device-list watch")
 	}
 	t.Parallel()
-	b := mqtttest.StartBroker(t)
-	z2m := mqtttest.Connect(t, b.Addr, "fake-z2m")
-	z2m.Publish("zigbee2mqtt/bridge/state", `{"state":"offline"}`, true)
-	w := mqtttest.Connect(t, b.Addr, "watcher")
-	w.Subscribe("IoT2mqtt/#", "zigbee2mqtt/bridge/request/#")
-	startTranslator(t, b, strings.Replace(minimalInstance, `"devices":[]`, `"devices":[],"recover_device_list":true`, 1))
+	z2m, w, _ := startWithoutDeviceList(t, "offline")
 
 	e := w.WaitFor(prefix+"error", hasField("error_code", "NO_DEVICE_LIST"), 30*time.Second)
 	if !strings.Contains(e.Payload, "waiting for zigbee2mqtt") {
