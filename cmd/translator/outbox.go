@@ -13,12 +13,13 @@ import (
 // fifoPublishers is how many publishers send the messages that must all go
 // out (envelopes, events, responses); latestPublishers send state/{key}
 // values. A topic always goes through the same publisher, so its messages
-// stay in order. With QoS 1 each publisher has one message in flight, and
-// the broker allows about 20 (mosquitto's max_inflight_messages), so the
-// per-key topics, which may lag, get a small share and the envelopes keep
-// the rest.
+// stay in order. With QoS 1 each publisher has one message in flight;
+// together they fill mosquitto's default window of 20
+// (max_inflight_messages), and the per-key topics, which may lag, hold at
+// most a fifth of it. 12 FIFO publishers measured 0.37 of passthrough in
+// `max` QoS 1 (1000 devices, keys on), 16 measured 0.43.
 const (
-	fifoPublishers   = 12
+	fifoPublishers   = 16
 	latestPublishers = 4
 )
 
