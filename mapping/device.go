@@ -157,10 +157,8 @@ func (p *DeviceParser) Parse(v gjson.Result) Device {
 	return d
 }
 
-// Retain forgets every exposes list no device in keep uses.
-func (p *DeviceParser) Retain(keep func(yield func(exposesKey string))) {
-	used := map[string]bool{}
-	keep(func(k string) { used[k] = true })
+// Retain forgets every exposes list whose key is not in used.
+func (p *DeviceParser) Retain(used map[string]bool) {
 	for k := range p.exposes {
 		if !used[k] {
 			delete(p.exposes, k)

@@ -87,17 +87,15 @@ func (e *Engine) planFor(dev *mapping.Device) *planIndex {
 
 // pruneShared forgets parsed exposes and plans that no device uses any more.
 func (e *Engine) pruneShared() {
-	e.parser.Retain(func(keep func(string)) {
-		for _, d := range e.devices {
-			keep(d.dev.ExposesKey)
-		}
-	})
-	used := map[*planIndex]bool{}
+	exposes := map[string]bool{}
+	plans := map[*planIndex]bool{}
 	for _, d := range e.devices {
-		used[d.planIndex] = true
+		exposes[d.dev.ExposesKey] = true
+		plans[d.planIndex] = true
 	}
+	e.parser.Retain(exposes)
 	for k, pi := range e.plans {
-		if !used[pi] {
+		if !plans[pi] {
 			delete(e.plans, k)
 		}
 	}

@@ -284,43 +284,41 @@ func (e *Engine) publishState(r *Result, d *device, now time.Time, filter map[st
 }
 
 // keyTopic is one state/{key} topic of a device and the payload last
-// published on it.
+// published on it. An entry exists only once its topic was published.
 type keyTopic struct {
 	topic string
 	last  []byte // immutable once published
-	sent  bool
 }
 
 func (e *Engine) publishStateKey(r *Result, d *device, key string, val []byte, force bool) {
-	kt := d.lastPublished[key]
-	if kt == nil {
+	kt, known := d.lastPublished[key]
+	if !known {
 		if !validLevel(key) {
 			return
 		}
 		kt = &keyTopic{topic: d.topicBase + "state/" + key}
 		d.lastPublished[key] = kt
+		if e.cfg.RetainState {
+			d.retained[kt.topic] = true
+		}
 	}
+	skipIfSame := known && !force // publish only a changed value
 	// Strings are published raw, like the platform's Python client; every
 	// other value as JSON (true, 75, {"x":1}).
-	isString := len(val) > 0 && val[0] == '"'
-	if kt.sent && !force && !isString && bytes.Equal(kt.last, val) {
-		return
-	}
 	var payload []byte
-	if isString {
+	if len(val) > 0 && val[0] == '"' {
 		payload = []byte(gjson.ParseBytes(val).String())
-		if kt.sent && !force && bytes.Equal(kt.last, payload) {
+		if skipIfSame && bytes.Equal(kt.last, payload) {
 			return
 		}
 	} else {
+		if skipIfSame && bytes.Equal(kt.last, val) {
+			return
+		}
 		payload = append([]byte(nil), val...)
 	}
-	kt.last, kt.sent = payload, true
-	topic := kt.topic
-	r.Publish = append(r.Publish, Message{Topic: topic, Payload: payload, QoS: e.cfg.QoS, Retain: e.cfg.RetainState, Latest: true})
-	if e.cfg.RetainState {
-		d.retained[topic] = true
-	}
+	kt.last = payload
+	r.Publish = append(r.Publish, Message{Topic: kt.topic, Payload: payload, QoS: e.cfg.QoS, Retain: e.cfg.RetainState, Latest: true})
 }
 
 // handleAvailability handles `<name>/availability` ("online", "offline", or
