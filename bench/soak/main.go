@@ -178,23 +178,6 @@ func collectRetained(port int, wait time.Duration, topics ...string) map[string]
 	return retained
 }
 
-// gauge reads one unlabelled value from /metrics, -1 when unavailable.
-func gauge(addr, name string) int64 {
-	cl := http.Client{Timeout: 2 * time.Second}
-	r, err := cl.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer r.Body.Close()
-	for sc := bufio.NewScanner(r.Body); sc.Scan(); {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			return n
-		}
-	}
-	return -1
-}
-
 func rssKB(pid int) int64 {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	for _, l := range strings.Split(string(b), "\n") {
@@ -206,21 +189,52 @@ func rssKB(pid int) int64 {
 	return 0
 }
 
-func metrics(addr string) string {
+// scrape reads the daemon's /metrics as series → value; nil when the
+// daemon does not answer.
+func scrape(addr string) map[string]string {
 	cl := http.Client{Timeout: 2 * time.Second}
 	r, err := cl.Get("http://" + addr + "/metrics")
 	if err != nil {
-		return "metrics: " + err.Error()
+		return nil
 	}
 	defer r.Body.Close()
-	var out []string
+	m := map[string]string{}
 	for sc := bufio.NewScanner(r.Body); sc.Scan(); {
-		l := sc.Text()
-		if !strings.HasPrefix(l, "#") && (strings.Contains(l, "goroutine") || strings.Contains(l, "dropped") || strings.Contains(l, "queue") || strings.HasPrefix(l, "go_heap_live") || strings.HasPrefix(l, "go_memory_total")) {
-			out = append(out, l)
+		if l := sc.Text(); !strings.HasPrefix(l, "#") {
+			if i := strings.LastIndexByte(l, ' '); i > 0 {
+				m[l[:i]] = l[i+1:]
+			}
 		}
 	}
+	return m
+}
+
+// statusSeries are the series the status lines and the summary show.
+var statusSeries = []string{"translator_inbound_queue", "translator_inbound_queue_bytes", "translator_inbound_dropped_total",
+	"go_goroutines", "go_heap_live_bytes", "go_memory_total_bytes"}
+
+func summary(m map[string]string) string {
+	if m == nil {
+		return "metrics: no answer"
+	}
+	out := make([]string, 0, len(statusSeries))
+	for _, name := range statusSeries {
+		out = append(out, name+" "+m[name])
+	}
 	return strings.Join(out, "; ")
+}
+
+// gauge is one series as a number, -1 when absent.
+func gauge(m map[string]string, name string) int64 {
+	v, ok := m[name]
+	if !ok {
+		return -1
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 func main() {
@@ -352,13 +366,13 @@ func main() {
 		}
 		if time.Since(lastSample) >= 10*time.Second {
 			lastSample = time.Now()
-			r := rssKB(tr.Process.Pid)
+			r, m := rssKB(tr.Process.Pid), scrape(httpAddr)
 			rss = append(rss, r)
 			if rss1m == 0 && el >= time.Minute {
-				rss1m, goroutines1m = r, gauge(httpAddr, "go_goroutines")
+				rss1m, goroutines1m = r, gauge(m, "go_goroutines")
 			}
 			mu.Lock()
-			logEv("status sent=%d envelopes=%d regressions=%d rss=%dkB faults=%v %s", sent, received, regress, r, faults, metrics(httpAddr))
+			logEv("status sent=%d envelopes=%d regressions=%d rss=%dkB faults=%v %s", sent, received, regress, r, faults, summary(m))
 			mu.Unlock()
 		}
 		if el >= nextFault && el < faultEnd {
@@ -512,7 +526,8 @@ func main() {
 		rss1m = rss[0]
 	}
 	growth := float64(r-rss1m) / float64(rss1m) * 100
-	goroutinesEnd := gauge(httpAddr, "go_goroutines")
+	final := scrape(httpAddr)
+	goroutinesEnd := gauge(final, "go_goroutines")
 	mu.Lock()
 	sum := map[string]any{
 		"duration": duration.String(), "rate": *rate, "devices_initial": *nDev, "devices_final": len(devs), "seed": *seed,
@@ -520,7 +535,7 @@ func main() {
 		"mismatch_examples": exMis, "ghost_state_topics": ghosts, "ghost_examples": exGhost,
 		"ghost_other_topics": ghostOther, "missing_retained_at_end": missingRetained, "missing_retained_after_restarts": restartMissing, "restart_recovery_seconds": restartRecovery, "live_counter_regressions": regress, "bad_envelopes": badID,
 		"rss_kb_first": rss[0], "rss_kb_1m": rss1m, "rss_kb_last": r, "rss_kb_max": maxRSS,
-		"rss_growth_pct_from_1m": growth, "goroutines_1m": goroutines1m, "goroutines_end": goroutinesEnd, "metrics": metrics(httpAddr), "workdir": *dir,
+		"rss_growth_pct_from_1m": growth, "goroutines_1m": goroutines1m, "goroutines_end": goroutinesEnd, "metrics": summary(final), "workdir": *dir,
 	}
 	mu.Unlock()
 	b, _ := json.MarshalIndent(sum, "", "  ")

@@ -64,6 +64,7 @@ type bufConn struct {
 	spare   []byte     // the last written buffer, reused (writer only)
 	writing bool       // a goroutine is writing pending
 	corked  int        // while > 0, small amounts of pending bytes wait for uncork
+	closing bool       // Close is writing the rest: corks no longer hold anything
 	err     error      // first write error; sticky
 }
 
@@ -156,7 +157,7 @@ func (c *bufConn) writePending() {
 		c.wmu.Unlock()
 		return
 	}
-	if c.corked > 0 && len(c.pending) < corkFlushBytes {
+	if c.corked > 0 && !c.closing && len(c.pending) < corkFlushBytes {
 		c.wmu.Unlock()
 		return
 	}
@@ -187,6 +188,7 @@ func (c *bufConn) writePending() {
 func (c *bufConn) Close() error {
 	_ = c.Conn.SetWriteDeadline(time.Now().Add(closeWriteWait))
 	c.wmu.Lock()
+	c.closing = true
 	for c.writing {
 		c.wcond.Wait()
 	}

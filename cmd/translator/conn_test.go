@@ -93,6 +93,27 @@ func TestBufConn_BatchesWholePacketsInOrder(t *testing.T) {
 	}
 }
 
+// Close writes what a cork still holds (the DISCONNECT of a shutdown that
+// meets an engine burst).
+func TestBufConn_CloseWritesCorkedPackets(t *testing.T) {
+	client, server := tcpPair(t)
+	c := newBufConn(client)
+	c.cork()
+	if err := writePacket(c, "t", "corked"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := packets.ReadPacket(server)
+	if err != nil {
+		t.Fatalf("corked packet lost on Close: %v", err)
+	}
+	if p := cp.Content.(*packets.Publish); string(p.Payload) != "corked" {
+		t.Errorf("got payload %q", p.Payload)
+	}
+}
+
 // After the peer goes away, writes fail instead of queueing forever.
 func TestBufConn_WriteErrorIsReturned(t *testing.T) {
 	client, server := tcpPair(t)

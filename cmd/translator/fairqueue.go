@@ -73,6 +73,24 @@ func (t *topicQueue) popFront() (queuedMessage, int) {
 	return m, c
 }
 
+// rearm signals ready again if messages are still waiting, for a consumer
+// that stopped before the queue was empty.
+func (q *fairQueue) rearm() {
+	q.mu.Lock()
+	waiting := q.total > 0
+	q.mu.Unlock()
+	if waiting {
+		q.signal()
+	}
+}
+
+func (q *fairQueue) signal() {
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
 // push adds a message; it never blocks.
 func (q *fairQueue) push(m translate.Message) {
 	q.mu.Lock()
@@ -93,10 +111,7 @@ func (q *fairQueue) push(m translate.Message) {
 	for q.bytes > q.budget && q.shed(t) {
 	}
 	q.mu.Unlock()
-	select {
-	case q.ready <- struct{}{}:
-	default:
-	}
+	q.signal()
 }
 
 // shed drops the oldest message of the largest droppable queue, trying the
@@ -138,10 +153,7 @@ func (q *fairQueue) pop() (translate.Message, bool) {
 	q.total--
 	if t.pending() == 0 {
 		q.ring = append(q.ring[:q.next], q.ring[q.next+1:]...)
-		if len(t.msgs) == 0 && cap(t.msgs) > 64 {
-			t.msgs = nil // a drained burst gives its memory back
-		}
-		delete(q.queues, t.topic)
+		delete(q.queues, t.topic) // with its buffer: a drained burst gives its memory back
 	} else {
 		q.next++
 	}

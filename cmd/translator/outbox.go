@@ -58,8 +58,7 @@ const pruneEvery = 10 * time.Second
 // latestEntry is one last-value topic of a shard.
 type latestEntry struct {
 	msg       translate.Message
-	pending   bool      // msg is not sent yet
-	queued    bool      // in ready or deferred
+	pending   bool      // msg is not sent yet; the entry is in ready or deferred
 	notBefore time.Time // when deferred: keyTopicInterval after the last send
 	lastSent  time.Time
 }
@@ -80,9 +79,8 @@ func (s *latestTable) putLatest(m translate.Message, now time.Time) (replaced bo
 		s.latest[m.Topic] = e
 	}
 	replaced = e.pending
-	e.msg, e.pending = m, true
-	if !e.queued {
-		e.queued = true
+	if !e.pending {
+		e.pending = true
 		if due := e.lastSent.Add(keyTopicInterval); now.Before(due) {
 			e.notBefore = due
 			heap.Push(&s.deferred, e)
@@ -90,6 +88,7 @@ func (s *latestTable) putLatest(m translate.Message, now time.Time) (replaced bo
 			s.ready = append(s.ready, e)
 		}
 	}
+	e.msg = m
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
@@ -119,7 +118,7 @@ func (s *latestTable) takeLatest(now time.Time) (translate.Message, bool, time.D
 		s.ready = nil // let the backing array go
 	}
 	m := e.msg
-	e.msg, e.pending, e.queued, e.lastSent = translate.Message{}, false, false, now
+	e.msg, e.pending, e.lastSent = translate.Message{}, false, now
 	if len(m.Payload) == 0 { // a cleared topic: forget it
 		delete(s.latest, m.Topic)
 	}
@@ -134,7 +133,7 @@ func (s *latestTable) forgetIdle(now time.Time) {
 	defer s.mu.Unlock()
 	s.pruned = now
 	for topic, e := range s.latest {
-		if !e.pending && !e.queued && now.Sub(e.lastSent) >= keyTopicInterval {
+		if !e.pending && now.Sub(e.lastSent) >= keyTopicInterval {
 			delete(s.latest, topic)
 		}
 	}

@@ -31,6 +31,10 @@ const devicesRecheckDelay = time.Minute
 // device list: a restart interrupts the Zigbee network for a few seconds.
 const recoveryInterval = 10 * time.Minute
 
+// maxBurst is how many messages the engine takes in a row before it looks
+// at timers, control requests and signals again.
+const maxBurst = 4096
+
 // shutdownBudget bounds the graceful shutdown after SIGTERM/SIGINT.
 const shutdownBudget = 10 * time.Second
 
@@ -197,20 +201,15 @@ func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 		case <-d.broker.in.ready:
 			// Drain a burst (bounded, so timers and control still run).
 			release := d.broker.hold()
-			for i := 0; i < 4096; i++ {
+			for i := 0; i < maxBurst; i++ {
 				msg, ok := d.broker.in.pop()
 				if !ok {
 					break
 				}
 				d.handle(ctx, msg)
-				if i == 4095 {
-					select {
-					case d.broker.in.ready <- struct{}{}:
-					default:
-					}
-				}
 			}
 			release()
+			d.broker.in.rearm()
 			if sweeping && sweepDone == nil && d.engine.DevicesKnown() {
 				sweepDone = time.After(5 * time.Second)
 			}
