@@ -162,7 +162,14 @@ func (e *Engine) handleCommand(r *Result, deviceID string, msg Message, now time
 			timeout = e.cfg.SleepyCommandTimeout
 		}
 	}
-	d.pending = append(d.pending, &pendingCmd{id: c.id, want: want, deadline: now.Add(timeout)})
+	e.setPending(d, append(d.pending, &pendingCmd{id: c.id, want: want, deadline: now.Add(timeout)}))
+}
+
+// setPending replaces d's commands awaiting confirmation, keeping the
+// engine's count of them, so NextDeadline need not visit every device.
+func (e *Engine) setPending(d *device, p []*pendingCmd) {
+	e.awaiting += len(p) - len(d.pending)
+	d.pending = p
 }
 
 // z2mTopic is `{z2m}/{name}/{suffix}`, the topic of a Zigbee2MQTT device or
@@ -272,7 +279,7 @@ func (e *Engine) checkPending(r *Result, d *device, payload []byte, now time.Tim
 		}
 		kept = append(kept, p)
 	}
-	d.pending = kept
+	e.setPending(d, kept)
 }
 
 // matches compares a requested Zigbee2MQTT value with an echoed one: text
@@ -338,7 +345,7 @@ func (e *Engine) Tick(now time.Time) Result {
 			sort.Strings(missing)
 			e.respond(&r, d.id, p.id, "timeout", "no confirmation from the device for "+strings.Join(missing, ", "), now)
 		}
-		d.pending = kept
+		e.setPending(d, kept)
 	}
 	for tx, bc := range e.bridgeCmds {
 		if !now.Before(bc.deadline) {
@@ -352,10 +359,12 @@ func (e *Engine) Tick(now time.Time) Result {
 // NextDeadline returns the earliest pending command deadline, if any.
 func (e *Engine) NextDeadline() (time.Time, bool) {
 	var best time.Time
-	for _, d := range e.devices {
-		for _, p := range d.pending {
-			if best.IsZero() || p.deadline.Before(best) {
-				best = p.deadline
+	if e.awaiting > 0 {
+		for _, d := range e.devices {
+			for _, p := range d.pending {
+				if best.IsZero() || p.deadline.Before(best) {
+					best = p.deadline
+				}
 			}
 		}
 	}
@@ -397,7 +406,7 @@ func (e *Engine) handleLogging(r *Result, msg Message, now time.Time) {
 			continue
 		}
 		p := d.pending[0]
-		d.pending = d.pending[1:]
+		e.setPending(d, d.pending[1:])
 		e.respond(r, d.id, p.id, "error", text, now)
 		e.publishError(r, d.topicBase+"error", "COMMAND_ERROR", text, "error", now)
 		return

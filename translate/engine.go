@@ -143,6 +143,7 @@ type Engine struct {
 	ghosts         map[string]map[string]bool
 	seenCmdIDs     *idRing
 	bridgeCmds     map[string]bridgeCmd // by transaction id
+	awaiting       int                  // commands awaiting confirmation, over all devices (see setPending)
 	seq            int
 	stats          counters
 }

@@ -220,3 +220,40 @@ blocks:
 		}
 	}
 }
+
+// NextDeadline follows the commands awaiting confirmation: a command adds
+// its deadline; its echo, its timeout and the device's removal take it away.
+func TestEngine_NextDeadlineFollowsPendingCommands(t *testing.T) {
+	cmd := translate.Message{Topic: lamp + "cmd", Payload: []byte(`{"id":"c1","values":{"power":true}}`)}
+	tests := []struct {
+		name   string
+		settle func(e *translate.Engine) // after the command was sent
+	}{
+		{"confirmed by the echo", func(e *translate.Engine) {
+			e.Handle(translate.Message{Topic: "zigbee2mqtt/living room/lamp", Payload: []byte(`{"state":"ON"}`)}, t0.Add(time.Second))
+		}},
+		{"timed out", func(e *translate.Engine) {
+			e.Tick(t0.Add(time.Hour))
+		}},
+		{"device removed", func(e *translate.Engine) {
+			e.Handle(translate.Message{Topic: "zigbee2mqtt/bridge/devices", Payload: []byte(`[]`), Retain: true}, t0.Add(time.Second))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEngine(t, translate.Config{})
+			if dl, ok := e.NextDeadline(); ok {
+				t.Fatalf("NextDeadline before any command = %v, want none", dl)
+			}
+			e.Handle(cmd, t0)
+			dl, ok := e.NextDeadline()
+			if !ok || !dl.After(t0) {
+				t.Fatalf("NextDeadline after a command = %v, %v; want a time after %v", dl, ok, t0)
+			}
+			tt.settle(e)
+			if dl, ok := e.NextDeadline(); ok {
+				t.Errorf("NextDeadline = %v, want none", dl)
+			}
+		})
+	}
+}

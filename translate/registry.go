@@ -351,7 +351,7 @@ func (e *Engine) removeDevice(r *Result, d *device, now time.Time) {
 	for _, p := range d.pending {
 		e.respond(r, d.id, p.id, "error", "device was removed", now)
 	}
-	d.pending = nil
+	e.setPending(d, nil)
 	delete(e.devices, d.dev.IEEE)
 	if e.byName[d.dev.FriendlyName] == d {
 		delete(e.byName, d.dev.FriendlyName)
