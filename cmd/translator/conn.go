@@ -88,6 +88,18 @@ func (c *bufConn) uncork() {
 	c.writePending()
 }
 
+// flush writes what waits in a cork now; the cork stays.
+func (c *bufConn) flush() {
+	c.wmu.Lock()
+	corked := c.corked
+	c.corked = 0
+	c.wmu.Unlock()
+	c.writePending()
+	c.wmu.Lock()
+	c.corked += corked
+	c.wmu.Unlock()
+}
+
 func newBufConn(c net.Conn) *bufConn {
 	b := &bufConn{Conn: c, r: bufio.NewReaderSize(c, 64<<10)}
 	b.wcond = sync.NewCond(&b.wmu)

@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
+	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/eclipse/paho.golang/paho/session/state"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
 	"github.com/rs/zerolog"
 )
@@ -30,6 +32,19 @@ type broker struct {
 	out    []chan translate.Message // FIFO publishers' queues
 	latest []*latestTable           // last-value publishers' tables
 
+	// session is the MQTT session shared by every connection; QoS 1
+	// publications enter it directly (see publishAsync) and their
+	// acknowledgements arrive on acks.
+	session *state.State
+	acks    chan packets.ControlPacket
+	// backlog counts messages on the waiting path (FIFO publishers, retries):
+	// while any wait, new messages queue behind them instead of overtaking.
+	backlog atomic.Int64
+	// inflight counts QoS 1 messages publishNow put into the session that
+	// are not acknowledged yet; sendWindow is the broker's receive maximum.
+	inflight   atomic.Int64
+	sendWindow atomic.Int64
+
 	statusTopic string
 	subs        []string
 	sweepSubs   []string
@@ -37,6 +52,8 @@ type broker struct {
 	connected  atomic.Bool
 	connects   atomic.Int64
 	superseded atomic.Int64            // state/{key} values replaced by a newer one before sending
+	rejected   atomic.Int64            // QoS 1 publications the broker refused (PUBACK reason >= 0x80)
+	waited     atomic.Int64            // messages that went to a FIFO publisher instead of out at once
 	conn       atomic.Pointer[bufConn] // the latest connection (nil with a proxy)
 }
 
@@ -57,6 +74,8 @@ func newBroker(cfg *Config, log zerolog.Logger, statusTopic string, subs, sweepS
 		cfg:         cfg,
 		log:         log,
 		in:          newFairQueue(cfg.InboundBufferBytes, keepTopic),
+		session:     state.NewInMemory(),
+		acks:        make(chan packets.ControlPacket, 1024),
 		events:      make(chan brokerEvent, 16),
 		statusTopic: statusTopic,
 		subs:        subs,
@@ -124,6 +143,7 @@ func (b *broker) start(ctx context.Context) error {
 		},
 		ClientConfig: paho.ClientConfig{
 			ClientID: b.cfg.ClientID(),
+			Session:  b.session,
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
 				p := pr.Packet
 				b.in.push(translate.Message{Topic: p.Topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain})
@@ -145,6 +165,7 @@ func (b *broker) start(ctx context.Context) error {
 		cc.ConnectUsername = b.cfg.Username
 		cc.ConnectPassword = []byte(b.cfg.Password)
 	}
+	go b.drainAcks()
 	b.cm, err = autopaho.NewConnection(ctx, cc)
 	if err != nil {
 		return fmt.Errorf("start mqtt connection: %w", err)
@@ -155,8 +176,16 @@ func (b *broker) start(ctx context.Context) error {
 
 // onUp runs on every (re)connect: subscribe, then publish online. It must
 // not block, so the work happens in a goroutine.
-func (b *broker) onUp(cm *autopaho.ConnectionManager, _ *paho.Connack) {
+func (b *broker) onUp(cm *autopaho.ConnectionManager, ca *paho.Connack) {
 	n := b.connects.Add(1)
+	window := int64(65535) // MQTT's default receive maximum
+	if ca.Properties != nil && ca.Properties.ReceiveMaximum != nil {
+		window = int64(*ca.Properties.ReceiveMaximum)
+	}
+	b.sendWindow.Store(window)
+	if !ca.SessionPresent { // the session dropped what was in flight without acknowledgements
+		b.inflight.Store(0)
+	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

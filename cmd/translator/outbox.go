@@ -3,9 +3,11 @@ package main
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"sync"
 	"time"
 
+	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
 )
@@ -59,6 +61,7 @@ const pruneEvery = 10 * time.Second
 type latestEntry struct {
 	msg       translate.Message
 	pending   bool      // msg is not sent yet; the entry is in ready or deferred
+	sending   bool      // the publisher is sending the previous value: claim must not overtake it
 	notBefore time.Time // when deferred: keyTopicInterval after the last send
 	lastSent  time.Time
 }
@@ -97,6 +100,24 @@ func (s *latestTable) putLatest(m translate.Message, now time.Time) (replaced bo
 	return replaced
 }
 
+// claim reports whether a value for topic may be sent at once, and if so
+// records it as sent now: nothing for the topic waits in the table and its
+// last send is keyTopicInterval ago or more.
+func (s *latestTable) claim(topic string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.latest[topic]
+	if e == nil {
+		s.latest[topic] = &latestEntry{lastSent: now}
+		return true
+	}
+	if e.pending || e.sending || now.Sub(e.lastSent) < keyTopicInterval {
+		return false
+	}
+	e.lastSent = now
+	return true
+}
+
 // takeLatest removes and returns the oldest due last-value message. When
 // none is due it returns how long until one is (0: none waiting).
 func (s *latestTable) takeLatest(now time.Time) (translate.Message, bool, time.Duration) {
@@ -118,11 +139,20 @@ func (s *latestTable) takeLatest(now time.Time) (translate.Message, bool, time.D
 		s.ready = nil // let the backing array go
 	}
 	m := e.msg
-	e.msg, e.pending, e.lastSent = translate.Message{}, false, now
+	e.msg, e.pending, e.sending, e.lastSent = translate.Message{}, false, true, now
 	if len(m.Payload) == 0 { // a cleared topic: forget it
 		delete(s.latest, m.Topic)
 	}
 	return m, true, 0
+}
+
+// sent records that the publisher finished sending topic's value.
+func (s *latestTable) sent(topic string) {
+	s.mu.Lock()
+	if e := s.latest[topic]; e != nil {
+		e.sending = false
+	}
+	s.mu.Unlock()
 }
 
 // forgetIdle drops the entries of topics with nothing waiting whose last
@@ -133,7 +163,7 @@ func (s *latestTable) forgetIdle(now time.Time) {
 	defer s.mu.Unlock()
 	s.pruned = now
 	for topic, e := range s.latest {
-		if !e.pending && now.Sub(e.lastSent) >= keyTopicInterval {
+		if !e.pending && !e.sending && now.Sub(e.lastSent) >= keyTopicInterval {
 			delete(s.latest, topic)
 		}
 	}
@@ -154,10 +184,15 @@ func (h *deferredHeap) Pop() any {
 	return e
 }
 
-// publish hands a message to its topic's publisher. The FIFO is bounded:
-// when the broker is slow or away, the engine waits instead of growing
-// memory without limit. Last-value messages never wait; their table holds
-// at most one message per topic.
+// publish sends m, or hands it to a publisher when it cannot go at once.
+// While the connection is up and nothing waits on a publisher, messages go
+// straight from the caller (the engine goroutine): QoS 0 written, QoS 1 put
+// into the session and written without waiting for the PUBACK, so many are
+// in flight at once, up to the broker's receive maximum. Otherwise a FIFO
+// publisher sends it and retries after a reconnect; its queue is bounded, so
+// when the broker is slow or away the engine waits instead of growing memory
+// without limit. A last-value message (state/{key}) that is not due yet
+// waits in its table, which holds at most one message per topic.
 func (b *broker) publish(ctx context.Context, m translate.Message) {
 	if b.out == nil {
 		b.log.Error().Str("topic", m.Topic).Msg("publish before the mqtt connection was started")
@@ -165,32 +200,136 @@ func (b *broker) publish(ctx context.Context, m translate.Message) {
 	}
 	h := topicHash(m.Topic)
 	if m.Latest {
-		if b.latest[h%latestPublishers].putLatest(m, time.Now()) {
+		t := b.latest[h%latestPublishers]
+		now := time.Now()
+		if b.direct() && !b.congested() && t.claim(m.Topic, now) && b.publishNow(ctx, m) {
+			return
+		}
+		if t.putLatest(m, now) {
 			b.superseded.Add(1)
 		}
 		return
 	}
-	if m.QoS == 0 && b.connected.Load() {
-		// Nothing to wait for: write from the engine goroutine, inside its
-		// cork (see hold), instead of waking a publisher.
-		p := &paho.Publish{Topic: m.Topic, Payload: m.Payload, Retain: m.Retain}
-		if _, err := b.cm.Publish(ctx, p); err == nil || ctx.Err() != nil {
-			return
-		}
+	if b.direct() && b.publishNow(ctx, m) {
+		return
+	}
+	b.backlog.Add(1)
+	b.waited.Add(1)
+	ch := b.out[h%fifoPublishers]
+	select {
+	case ch <- m:
+		return
+	default:
+	}
+	// The publisher is behind: what this goroutine corked must go out before
+	// it waits, or the acknowledgements the publisher waits for never come.
+	if c := b.conn.Load(); c != nil {
+		c.flush()
 	}
 	select {
-	case b.out[h%fifoPublishers] <- m:
+	case ch <- m:
 	case <-ctx.Done():
+		b.backlog.Add(-1)
+	}
+}
+
+// direct reports whether a message may be sent by its caller: connected,
+// and no earlier message waits on a publisher (it must not be overtaken).
+func (b *broker) direct() bool {
+	return b.connected.Load() && b.backlog.Load() == 0
+}
+
+// congested reports whether half the broker's receive maximum or more is
+// taken by messages publishNow sent. Last-value messages then wait in their
+// tables: their publishers send one at a time each, so together they hold
+// at most latestPublishers slots, and under load a topic's values coalesce
+// to the newest instead of competing with the messages that must all go out.
+func (b *broker) congested() bool {
+	return b.inflight.Load()*2 >= b.sendWindow.Load()
+}
+
+// tryOnly is a context that is already done: the session takes a message
+// with it only when the broker's receive maximum leaves room, without waiting.
+var tryOnly = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// publishNow writes m without waiting for an acknowledgement; false when it
+// could not be sent (no connection, or no room in the session for
+// publishTimeout) and must go the waiting way. A QoS 1 message that is in
+// the session counts as sent even when the write fails: the session resends
+// it after the reconnect.
+func (b *broker) publishNow(ctx context.Context, m translate.Message) bool {
+	p := &paho.Publish{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain}
+	if m.QoS == 0 {
+		_, err := b.cm.Publish(ctx, p)
+		return err == nil
+	}
+	// Load the connection before checking that it is up: a connection dialled
+	// later is only used once connected says it completed its CONNECT.
+	c := b.conn.Load()
+	if c == nil || !b.connected.Load() {
+		return false
+	}
+	pb := p.Packet()
+	if err := b.session.AddToSession(tryOnly, pb, b.acks); err != nil {
+		if !errors.Is(err, context.Canceled) {
+			return false
+		}
+		// The receive maximum is reached. The acknowledgements that free a
+		// slot answer packets that may still sit in this goroutine's cork.
+		c.flush()
+		wait, cancel := context.WithTimeout(ctx, publishTimeout)
+		err = b.session.AddToSession(wait, pb, b.acks)
+		cancel()
+		if err != nil {
+			return false
+		}
+	}
+	b.inflight.Add(1)
+	if _, err := pb.WriteTo(c); err != nil {
+		b.log.Debug().Err(err).Str("topic", m.Topic).Msg("write failed; the session resends after the reconnect")
+	}
+	return true
+}
+
+// drainAcks receives the acknowledgements of the QoS 1 messages publishNow
+// put into the session (and, on shutdown, their empty farewells). The
+// session delivers them under its lock, so this never stops reading.
+func (b *broker) drainAcks() {
+	for p := range b.acks {
+		b.inflight.Add(-1)
+		ack, ok := p.Content.(*packets.Puback)
+		if !ok || ack.ReasonCode < 0x80 {
+			continue
+		}
+		if b.rejected.Add(1) == 1 || b.log.Debug().Enabled() {
+			b.log.Warn().Str("reason", ack.Reason()).Msg("the broker refused a publication (further refusals are counted in translator_publish_rejected_total)")
+		}
 	}
 }
 
 // hold corks the connection while the engine works through a burst, so its
 // QoS 0 publications share system calls; the returned func uncorks. With
-// QoS 1 it does nothing: a publication waiting for its PUBACK must not wait
-// for the burst to end.
+// QoS 1 it does nothing: publications waiting for PUBACKs in other
+// goroutines must not wait for the burst to end (see holdResult).
 func (b *broker) hold() func() {
 	c := b.conn.Load()
 	if c == nil || b.cfg.QoS != 0 {
+		return func() {}
+	}
+	c.cork()
+	return c.uncork
+}
+
+// holdResult corks the connection while the messages of one translation
+// (a state envelope and its state/{key} topics) are written, so they share
+// one system call, at QoS 1 too. At QoS 0 the burst's cork covers them.
+func (b *broker) holdResult(n int) func() {
+	c := b.conn.Load()
+	if c == nil || b.cfg.QoS == 0 || n < 2 {
 		return func() {}
 	}
 	c.cork()
@@ -212,6 +351,7 @@ func (b *broker) startPublishers(ctx context.Context) {
 					return
 				case m := <-ch:
 					b.send(ctx, m)
+					b.backlog.Add(-1)
 				}
 			}
 		}()
@@ -226,7 +366,9 @@ func (b *broker) startPublishers(ctx context.Context) {
 				if !ok {
 					return
 				}
+				// One at a time and waiting for the PUBACK: see congested.
 				b.send(ctx, m)
+				t.sent(m.Topic)
 			}
 		}()
 	}

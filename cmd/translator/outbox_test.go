@@ -87,9 +87,15 @@ func TestLatestTable_KeyTopicInterval(t *testing.T) {
 		t.Errorf("a cleared topic is still tracked: %d entries", len(s.latest))
 	}
 
-	// Topics sent long enough ago are forgotten; one still waiting is not.
+	// Topics sent long enough ago are forgotten; one still waiting or being
+	// sent is not.
 	put("4", 4*keyTopicInterval)
 	take(4 * keyTopicInterval)
+	s.forgetIdle(t0.Add(6 * keyTopicInterval))
+	if _, kept := s.latest["d/state/brightness"]; !kept {
+		t.Fatal("a topic being sent was forgotten")
+	}
+	s.sent("d/state/brightness")
 	s.putLatest(translate.Message{Topic: "d/state/power", Payload: []byte("true"), Latest: true}, t0.Add(4*keyTopicInterval))
 	s.putLatest(translate.Message{Topic: "d/state/power", Payload: []byte("false"), Latest: true}, t0.Add(4*keyTopicInterval))
 	s.forgetIdle(t0.Add(6 * keyTopicInterval))
@@ -98,5 +104,47 @@ func TestLatestTable_KeyTopicInterval(t *testing.T) {
 	}
 	if v, ok, _ := take(6 * keyTopicInterval); !ok || v != "false" {
 		t.Errorf("a waiting value was lost by forgetIdle: got %q %v", v, ok)
+	}
+}
+
+// claim lets a value go straight out only when nothing for its topic waits
+// or is being sent and the topic's last send is keyTopicInterval ago.
+func TestLatestTable_Claim(t *testing.T) {
+	const topic = "d/state/brightness"
+	t0 := time.Now()
+	msg := func(v string) translate.Message {
+		return translate.Message{Topic: topic, Payload: []byte(v), Latest: true}
+	}
+	tests := []struct {
+		name  string
+		setup func(s *latestTable)
+		at    time.Duration
+		want  bool
+	}{
+		{"unknown topic", func(*latestTable) {}, 0, true},
+		{"claimed just now", func(s *latestTable) { s.claim(topic, t0) }, time.Millisecond, false},
+		{"claimed an interval ago", func(s *latestTable) { s.claim(topic, t0) }, keyTopicInterval, true},
+		{"a value waits", func(s *latestTable) {
+			s.claim(topic, t0)
+			s.putLatest(msg("1"), t0)
+		}, 2 * keyTopicInterval, false},
+		{"the publisher is sending", func(s *latestTable) {
+			s.putLatest(msg("1"), t0)
+			s.takeLatest(t0)
+		}, 2 * keyTopicInterval, false},
+		{"the publisher has sent", func(s *latestTable) {
+			s.putLatest(msg("1"), t0)
+			s.takeLatest(t0)
+			s.sent(topic)
+		}, 2 * keyTopicInterval, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newLatestTable()
+			tt.setup(s)
+			if got := s.claim(topic, t0.Add(tt.at)); got != tt.want {
+				t.Errorf("claim = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

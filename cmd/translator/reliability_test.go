@@ -187,42 +187,61 @@ func TestDaemon_FloodDoesNotStarveOthers(t *testing.T) {
 	}
 }
 
-// TestDaemon_QoS0BurstAllDelivered: with MQTT_QOS=0 the engine writes its
-// publications itself, corked while it works through a burst; every state
-// of a 2000-message burst arrives, in order, at QoS 0, and the per-key
-// topics end on the newest values.
-func TestDaemon_QoS0BurstAllDelivered(t *testing.T) {
-	b, z2m, w, _ := setup(t, minimalInstance, "MQTT_QOS=0", "LOG_LEVEL=WARNING")
-	const n = 2000
-	z2m.Burst("zigbee2mqtt/"+lampName, n, func(i int) string {
-		return fmt.Sprintf(`{"state":"ON","brightness":254,"linkquality":%d,"color_temp":%d}`, i%256, 153+i%300)
-	})
-	lastLQ := float64((n - 1) % 256)
-	w.WaitFor(lampPrefix+"state", hasField("state.link_quality", lastLQ), 20*time.Second)
-	time.Sleep(300 * time.Millisecond)
-	prev := -1.0
-	got := 0
-	for _, m := range w.Messages() {
-		if m.Topic != lampPrefix+"state" {
-			continue
-		}
-		got++
-		if m.QoS != 0 {
-			t.Fatalf("envelope at QoS %d, want 0", m.QoS)
-		}
-		lq, _ := jsonField(t, m.Payload, "state.link_quality").(float64)
-		if want := math.Mod(prev+1, 256); prev >= 0 && lq != want {
-			t.Fatalf("envelope %d: link_quality %v after %v: lost or reordered", got, lq, prev)
-		}
-		prev = lq
+// TestDaemon_BurstAllDelivered: a burst from one device comes out complete
+// and in order at either QoS, each envelope at the configured QoS, and the
+// retained per-key topic ends on the newest value. Nothing waits for a
+// publisher on a healthy connection: at QoS 1 the engine writes while up to
+// the broker's receive maximum are in flight, and lets its cork go whenever
+// that window is full.
+func TestDaemon_BurstAllDelivered(t *testing.T) {
+	for _, qos := range []byte{0, 1} {
+		t.Run(fmt.Sprintf("qos%d", qos), func(t *testing.T) {
+			t.Parallel()
+			addr := freeAddr(t)
+			b, z2m, w, _ := setup(t, minimalInstance, fmt.Sprintf("MQTT_QOS=%d", qos), "LOG_LEVEL=WARNING", "HTTP_ADDR="+addr)
+			// Before connected says the connection is complete (subscribed,
+			// online published), startup messages take the publishers' way.
+			before := map[string]float64{}
+			for _, name := range []string{"translator_publish_waited_total", "translator_publish_rejected_total"} {
+				before[name] = waitMetric(t, addr, name, func(float64) bool { return true })
+			}
+			const n = 2000
+			z2m.Burst("zigbee2mqtt/"+lampName, n, func(i int) string {
+				return fmt.Sprintf(`{"state":"ON","brightness":254,"linkquality":%d,"color_temp":%d}`, i%256, 153+i%300)
+			})
+			lastLQ := float64((n - 1) % 256)
+			w.WaitFor(lampPrefix+"state", hasField("state.link_quality", lastLQ), 20*time.Second)
+			time.Sleep(300 * time.Millisecond)
+			prev := -1.0
+			got := 0
+			for _, m := range w.Messages() {
+				if m.Topic != lampPrefix+"state" {
+					continue
+				}
+				got++
+				if m.QoS != qos {
+					t.Fatalf("envelope at QoS %d, want %d", m.QoS, qos)
+				}
+				lq, _ := jsonField(t, m.Payload, "state.link_quality").(float64)
+				if want := math.Mod(prev+1, 256); prev >= 0 && lq != want {
+					t.Fatalf("envelope %d: link_quality %v after %v: lost or reordered", got, lq, prev)
+				}
+				prev = lq
+			}
+			if got != n {
+				t.Errorf("got %d envelopes, want %d", got, n)
+			}
+			// The retained per-key topic holds the newest value.
+			r := mqtttest.Connect(t, b.Addr, "late-reader")
+			r.Subscribe(lampPrefix + "state/link_quality")
+			r.WaitFor(lampPrefix+"state/link_quality", payloadIs(fmt.Sprint(lastLQ)), 5*time.Second)
+			for name, was := range before {
+				if v, _ := metricValue(addr, name); v != was {
+					t.Errorf("%s went from %v to %v during the burst, want no change", name, was, v)
+				}
+			}
+		})
 	}
-	if got != n {
-		t.Errorf("got %d envelopes, want %d", got, n)
-	}
-	// The retained per-key topic holds the newest value.
-	r := mqtttest.Connect(t, b.Addr, "late-reader")
-	r.Subscribe(lampPrefix + "state/link_quality")
-	r.WaitFor(lampPrefix+"state/link_quality", payloadIs(fmt.Sprint(lastLQ)), 5*time.Second)
 }
 
 // TestDaemon_SlowUpstreamStartIsNotRestarted: while Zigbee2MQTT is still
@@ -245,5 +264,58 @@ func TestDaemon_SlowUpstreamStartIsNotRestarted(t *testing.T) {
 	w.WaitFor(prefix+"meta/devices_list", func(m mqtttest.Msg) bool { return strings.Contains(m.Payload, lampIEEE) }, 5*time.Second)
 	if n := w.Count("zigbee2mqtt/bridge/request/restart", nil); n != 0 {
 		t.Errorf("restart requested %d times during a slow start", n)
+	}
+}
+
+// TestDaemon_RepublishOfManyDevicesIsNotHeldBack: after a broker restart the
+// daemon republishes every device's retained state in one go. At QoS 1 that
+// is more messages than the broker's receive maximum (20 in Mosquitto), all
+// corked into shared writes; the cork is let go whenever the window is full,
+// so the acknowledgements come and nothing waits for the slow way.
+func TestDaemon_RepublishOfManyDevicesIsNotHeldBack(t *testing.T) {
+	t.Parallel()
+	b := mqtttest.StartBroker(t)
+	z2m := mqtttest.Connect(t, b.Addr, "fake-z2m")
+	var devices []map[string]any
+	if err := json.Unmarshal([]byte(readFile(t, "../../translate/testdata/light_devices.json")), &devices); err != nil {
+		t.Fatal(err)
+	}
+	const n = 60
+	for i := 0; i < n; i++ {
+		lamp := map[string]any{}
+		for k, v := range devices[1] {
+			lamp[k] = v
+		}
+		lamp["ieee_address"], lamp["friendly_name"] = fmt.Sprintf("0x000d6ffffe%06x", i), fmt.Sprintf("lamp %d", i)
+		devices = append(devices, lamp)
+	}
+	list, _ := json.Marshal(devices)
+	z2m.Publish("zigbee2mqtt/bridge/state", `{"state":"online"}`, true)
+	z2m.Publish("zigbee2mqtt/bridge/devices", string(list), true)
+	addr := freeAddr(t)
+	startTranslator(t, b, minimalInstance, "LOG_LEVEL=WARNING", "HTTP_ADDR="+addr)
+	waitMetric(t, addr, "translator_publish_waited_total", func(float64) bool { return true })
+	for i := 0; i < n; i++ {
+		z2m.Publish(fmt.Sprintf("zigbee2mqtt/lamp %d", i), fmt.Sprintf(`{"state":"ON","brightness":%d}`, 100+i), false)
+	}
+	allStates := func(w *mqtttest.Client) {
+		t.Helper()
+		for i := 0; i < n; i++ {
+			w.WaitFor(prefix+fmt.Sprintf("devices/0x000d6ffffe%06x/state", i), func(m mqtttest.Msg) bool { return m.Retain && strings.Contains(m.Payload, `"power":true`) }, 10*time.Second)
+		}
+	}
+	w := mqtttest.Connect(t, b.Addr, "watcher")
+	w.Subscribe(prefix + "devices/+/state")
+	allStates(w)
+	waited := waitMetric(t, addr, "translator_publish_waited_total", func(float64) bool { return true })
+
+	b.Restart() // no persistence: the daemon republishes everything
+	w2 := mqtttest.Connect(t, b.Addr, "watcher2")
+	w2.Subscribe(prefix + "status")
+	w2.WaitFor(prefix+"status", payloadIs("online"), 30*time.Second)
+	w2.Subscribe(prefix + "devices/+/state")
+	allStates(w2)
+	if v := waitMetric(t, addr, "translator_publish_waited_total", func(float64) bool { return true }); v != waited {
+		t.Errorf("translator_publish_waited_total went from %v to %v across the republish, want no change", waited, v)
 	}
 }

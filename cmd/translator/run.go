@@ -309,9 +309,11 @@ func bridgeState(e *translate.Engine) string {
 
 // apply publishes a result and logs its diagnostics.
 func (d *daemon) apply(ctx context.Context, res translate.Result) {
+	release := d.broker.holdResult(len(res.Publish))
 	for _, m := range res.Publish {
 		d.broker.publish(ctx, m)
 	}
+	release()
 	for _, diag := range res.Diagnostics {
 		ev := d.log.WithLevel(levelOf(diag.Level))
 		if diag.Topic != "" {
