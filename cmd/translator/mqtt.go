@@ -44,6 +44,7 @@ type broker struct {
 	// are not acknowledged yet; sendWindow is the broker's receive maximum.
 	inflight   atomic.Int64
 	sendWindow atomic.Int64
+	room       wakeup // broadcast when the window stops being congested
 
 	statusTopic string
 	subs        []string
@@ -186,6 +187,7 @@ func (b *broker) onUp(cm *autopaho.ConnectionManager, ca *paho.Connack) {
 	if !ca.SessionPresent { // the session dropped what was in flight without acknowledgements
 		b.inflight.Store(0)
 	}
+	b.room.broadcast()
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

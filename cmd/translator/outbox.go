@@ -12,14 +12,12 @@ import (
 	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
 )
 
-// fifoPublishers is how many publishers send the messages that must all go
-// out (envelopes, events, responses); latestPublishers send state/{key}
-// values. A topic always goes through the same publisher, so its messages
-// stay in order. With QoS 1 each publisher has one message in flight;
-// together they fill mosquitto's default window of 20
-// (max_inflight_messages), and the per-key topics, which may lag, hold at
-// most a fifth of it. 12 FIFO publishers measured 0.37 of passthrough in
-// `max` QoS 1 (1000 devices, keys on), 16 measured 0.43.
+// fifoPublishers is how many publishers send the messages that cannot go
+// out at once (see publish): the connection is down, or the broker did not
+// acknowledge in time. A topic always goes through the same publisher, so
+// its messages stay in order; each waits for its PUBACK and retries after a
+// reconnect. latestPublishers send the state/{key} values that were not due
+// or not sent at once (see runLatest).
 const (
 	fifoPublishers   = 16
 	latestPublishers = 4
@@ -241,9 +239,8 @@ func (b *broker) direct() bool {
 
 // congested reports whether half the broker's receive maximum or more is
 // taken by messages publishNow sent. Last-value messages then wait in their
-// tables: their publishers send one at a time each, so together they hold
-// at most latestPublishers slots, and under load a topic's values coalesce
-// to the newest instead of competing with the messages that must all go out.
+// tables (see runLatest): under load a topic's values coalesce to the newest
+// instead of competing with the messages that must all go out.
 func (b *broker) congested() bool {
 	return b.inflight.Load()*2 >= b.sendWindow.Load()
 }
@@ -301,6 +298,9 @@ func (b *broker) publishNow(ctx context.Context, m translate.Message) bool {
 func (b *broker) drainAcks() {
 	for p := range b.acks {
 		b.inflight.Add(-1)
+		if !b.congested() {
+			b.room.broadcast()
+		}
 		ack, ok := p.Content.(*packets.Puback)
 		if !ok || ack.ReasonCode < 0x80 {
 			continue
@@ -360,18 +360,109 @@ func (b *broker) startPublishers(ctx context.Context) {
 	for i := range b.latest {
 		t := newLatestTable()
 		b.latest[i] = t
-		go func() {
-			for {
-				m, ok := t.next(ctx)
-				if !ok {
-					return
-				}
-				// One at a time and waiting for the PUBACK: see congested.
-				b.send(ctx, m)
-				t.sent(m.Topic)
-			}
-		}()
+		go b.runLatest(ctx, t)
 	}
+}
+
+// roomWait bounds how long a last-value publisher waits for room in the
+// send window before it sends anyway (the session still enforces the
+// receive maximum); it guards against a miscounted window.
+const roomWait = time.Second
+
+// runLatest sends the due last-value messages of t until ctx ends. It waits
+// while the send window is congested, so under load values coalesce in the
+// table, then sends every due value while there is room, sharing writes.
+// A topic counts as sending until its write has left the cork, so the
+// engine's claim cannot overtake it.
+func (b *broker) runLatest(ctx context.Context, t *latestTable) {
+	var topics []string
+	for {
+		m, ok := t.next(ctx)
+		if !ok {
+			return
+		}
+		b.waitForRoom(ctx)
+		release := b.cork()
+		topics = append(topics[:0], m.Topic)
+		b.sendLatest(ctx, m)
+		for !b.congested() {
+			m, ok, _ := t.takeLatest(time.Now())
+			if !ok {
+				break
+			}
+			topics = append(topics, m.Topic)
+			b.sendLatest(ctx, m)
+		}
+		release()
+		for _, topic := range topics {
+			t.sent(topic)
+		}
+	}
+}
+
+// sendLatest sends a last-value message without waiting when it can, else
+// the waiting way (with retries after a reconnect).
+func (b *broker) sendLatest(ctx context.Context, m translate.Message) {
+	if b.direct() && b.publishNow(ctx, m) {
+		return
+	}
+	b.send(ctx, m)
+}
+
+// waitForRoom waits, at most roomWait, until the send window is no longer
+// congested.
+func (b *broker) waitForRoom(ctx context.Context) {
+	deadline := time.NewTimer(roomWait)
+	defer deadline.Stop()
+	for b.congested() {
+		ch := b.room.wait()
+		if !b.congested() { // an acknowledgement came in between
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// cork corks the current connection; the returned func uncorks.
+func (b *broker) cork() func() {
+	c := b.conn.Load()
+	if c == nil {
+		return func() {}
+	}
+	c.cork()
+	return c.uncork
+}
+
+// wakeup wakes every goroutine waiting on it, each time it is broadcast.
+type wakeup struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// wait returns a channel closed by the next broadcast.
+func (s *wakeup) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+// broadcast wakes the current waiters.
+func (s *wakeup) broadcast() {
+	s.mu.Lock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
+	}
+	s.mu.Unlock()
 }
 
 // next waits for the next due message; false when ctx ends.
