@@ -56,6 +56,7 @@ type broker struct {
 	rejected   atomic.Int64            // QoS 1 publications the broker refused (PUBACK reason >= 0x80)
 	waited     atomic.Int64            // messages that went to a FIFO publisher instead of out at once
 	conn       atomic.Pointer[bufConn] // the latest connection (nil with a proxy)
+	engineCork atomic.Pointer[bufConn] // the connection the engine holds corked (see corkEngine)
 }
 
 // brokerEvent tells the engine goroutine about the connection.
@@ -238,8 +239,13 @@ func (b *broker) send(ctx context.Context, m translate.Message) {
 			// Bounded: a QoS 1 publish in flight when the connection is reset
 			// can wait forever for its acknowledgement and stall this queue.
 			attempt, cancel := context.WithTimeout(ctx, publishTimeout)
-			_, err = b.cm.Publish(attempt, p)
+			var pr *paho.PublishResponse
+			pr, err = b.cm.Publish(attempt, p)
 			cancel()
+			if pr != nil && pr.ReasonCode >= 0x80 { // refused: sending it again would be refused again
+				b.refused(err.Error())
+				return
+			}
 		}
 		if err == nil || ctx.Err() != nil {
 			return

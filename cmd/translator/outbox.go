@@ -213,19 +213,9 @@ func (b *broker) publish(ctx context.Context, m translate.Message) {
 	}
 	b.backlog.Add(1)
 	b.waited.Add(1)
-	ch := b.out[h%fifoPublishers]
+	b.dropEngineCork()
 	select {
-	case ch <- m:
-		return
-	default:
-	}
-	// The publisher is behind: what this goroutine corked must go out before
-	// it waits, or the acknowledgements the publisher waits for never come.
-	if c := b.conn.Load(); c != nil {
-		c.flush()
-	}
-	select {
-	case ch <- m:
+	case b.out[h%fifoPublishers] <- m:
 	case <-ctx.Done():
 		b.backlog.Add(-1)
 	}
@@ -301,39 +291,58 @@ func (b *broker) drainAcks() {
 		if !b.congested() {
 			b.room.broadcast()
 		}
-		ack, ok := p.Content.(*packets.Puback)
-		if !ok || ack.ReasonCode < 0x80 {
-			continue
+		if ack, ok := p.Content.(*packets.Puback); ok && ack.ReasonCode >= 0x80 {
+			b.refused(ack.Reason())
 		}
-		if b.rejected.Add(1) == 1 || b.log.Debug().Enabled() {
-			b.log.Warn().Str("reason", ack.Reason()).Msg("the broker refused a publication (further refusals are counted in translator_publish_rejected_total)")
-		}
+	}
+}
+
+// refused counts a publication the broker refused, logging the first.
+func (b *broker) refused(reason string) {
+	if b.rejected.Add(1) == 1 {
+		b.log.Warn().Str("reason", reason).Msg("the broker refused a publication (not authorised to publish there?); further refusals are only counted in translator_publish_rejected_total")
 	}
 }
 
 // hold corks the connection while the engine works through a burst, so its
 // QoS 0 publications share system calls; the returned func uncorks. With
-// QoS 1 it does nothing: publications waiting for PUBACKs in other
-// goroutines must not wait for the burst to end (see holdResult).
+// QoS 1 it does nothing: the burst's messages would wait for its end, and
+// acknowledgements with them (see holdResult).
 func (b *broker) hold() func() {
-	c := b.conn.Load()
-	if c == nil || b.cfg.QoS != 0 {
+	if b.cfg.QoS != 0 {
 		return func() {}
 	}
-	c.cork()
-	return c.uncork
+	return b.corkEngine()
 }
 
 // holdResult corks the connection while the messages of one translation
 // (a state envelope and its state/{key} topics) are written, so they share
 // one system call, at QoS 1 too. At QoS 0 the burst's cork covers them.
 func (b *broker) holdResult(n int) func() {
+	if b.cfg.QoS == 0 || n < 2 {
+		return func() {}
+	}
+	return b.corkEngine()
+}
+
+// corkEngine corks the connection for the engine unless it holds a cork
+// already; the returned func releases it. publish drops the cork early when
+// a message takes the waiting way: a publisher waiting for a PUBACK must not
+// wait for the engine's cork too.
+func (b *broker) corkEngine() func() {
 	c := b.conn.Load()
-	if c == nil || b.cfg.QoS == 0 || n < 2 {
+	if c == nil || !b.engineCork.CompareAndSwap(nil, c) {
 		return func() {}
 	}
 	c.cork()
-	return c.uncork
+	return b.dropEngineCork
+}
+
+// dropEngineCork releases the engine's cork, if it holds one.
+func (b *broker) dropEngineCork() {
+	if c := b.engineCork.Swap(nil); c != nil {
+		c.uncork()
+	}
 }
 
 // startPublishers runs the publishers until ctx ends. A message that fails
@@ -382,31 +391,32 @@ func (b *broker) runLatest(ctx context.Context, t *latestTable) {
 			return
 		}
 		b.waitForRoom(ctx)
+		topics = topics[:0]
+		failed := false
 		release := b.cork()
-		topics = append(topics[:0], m.Topic)
-		b.sendLatest(ctx, m)
-		for !b.congested() {
-			m, ok, _ := t.takeLatest(time.Now())
-			if !ok {
+		for {
+			topics = append(topics, m.Topic)
+			if !b.direct() || !b.publishNow(ctx, m) {
+				failed = true
 				break
 			}
-			topics = append(topics, m.Topic)
-			b.sendLatest(ctx, m)
+			if b.congested() {
+				break
+			}
+			if m, ok, _ = t.takeLatest(time.Now()); !ok {
+				break
+			}
 		}
 		release()
+		if failed {
+			// The waiting way, outside the cork: the PUBACK it waits for
+			// answers a packet that must have left.
+			b.send(ctx, m)
+		}
 		for _, topic := range topics {
 			t.sent(topic)
 		}
 	}
-}
-
-// sendLatest sends a last-value message without waiting when it can, else
-// the waiting way (with retries after a reconnect).
-func (b *broker) sendLatest(ctx context.Context, m translate.Message) {
-	if b.direct() && b.publishNow(ctx, m) {
-		return
-	}
-	b.send(ctx, m)
 }
 
 // waitForRoom waits, at most roomWait, until the send window is no longer

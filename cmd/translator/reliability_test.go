@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -317,5 +319,53 @@ func TestDaemon_RepublishOfManyDevicesIsNotHeldBack(t *testing.T) {
 	allStates(w2)
 	if v := waitMetric(t, addr, "translator_publish_waited_total", func(float64) bool { return true }); v != waited {
 		t.Errorf("translator_publish_waited_total went from %v to %v across the republish, want no change", waited, v)
+	}
+}
+
+// TestDaemon_RefusedPublicationIsCountedNotRetried: a topic the broker's ACL
+// refuses is answered with an error PUBACK. The daemon logs the first
+// refusal, counts every one, does not send the refused message again, and
+// the other topics keep flowing.
+func TestDaemon_RefusedPublicationIsCountedNotRetried(t *testing.T) {
+	t.Parallel()
+	refusedTopic := lampPrefix + "state/brightness"
+	// Mosquitto reads the ACL after dropping root for its own user: the
+	// file must be readable by others, unlike t.TempDir().
+	dir, err := os.MkdirTemp("", "acl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	acl := filepath.Join(dir, "acl")
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(acl, []byte("topic readwrite #\ntopic deny "+refusedTopic+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := mqtttest.StartBroker(t, "acl_file "+acl)
+	z2m := mqtttest.Connect(t, b.Addr, "fake-z2m")
+	z2m.Publish("zigbee2mqtt/bridge/state", `{"state":"online"}`, true)
+	z2m.Publish("zigbee2mqtt/bridge/devices", readFile(t, "../../translate/testdata/light_devices.json"), true)
+	w := mqtttest.Connect(t, b.Addr, "watcher")
+	w.Subscribe(lampPrefix + "#")
+	addr := freeAddr(t)
+	p := startTranslator(t, b, minimalInstance, "HTTP_ADDR="+addr)
+	waitMetric(t, addr, "translator_publish_rejected_total", func(float64) bool { return true })
+
+	for i, bri := range []int{10, 200, 30} {
+		z2m.Publish("zigbee2mqtt/"+lampName, fmt.Sprintf(`{"state":"ON","brightness":%d,"linkquality":%d}`, bri, i), false)
+		w.WaitFor(lampPrefix+"state/link_quality", payloadIs(fmt.Sprint(i)), 5*time.Second)
+	}
+	rejected := waitMetric(t, addr, "translator_publish_rejected_total", func(v float64) bool { return v >= 3 })
+	time.Sleep(500 * time.Millisecond) // a retry would be refused and counted again
+	if v, _ := metricValue(addr, "translator_publish_rejected_total"); v != rejected || v != 3 {
+		t.Errorf("translator_publish_rejected_total = %v (then %v), want 3: one per refused value, no retries", rejected, v)
+	}
+	if n := w.Count(refusedTopic, nil); n != 0 {
+		t.Errorf("%d messages on the refused topic reached a subscriber", n)
+	}
+	if n := strings.Count(p.Output(), "the broker refused a publication"); n != 1 {
+		t.Errorf("refusal logged %d times, want once", n)
 	}
 }
