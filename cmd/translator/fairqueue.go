@@ -2,6 +2,7 @@ package main
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
 )
@@ -26,6 +27,7 @@ type fairQueue struct {
 	bytes   int
 	keep    func(topic string) bool // topics exempt from dropping
 	total   int
+	waiting atomic.Int64 // total, readable without the lock
 	dropped int64
 	ready   chan struct{} // signalled when a message is pushed
 }
@@ -108,6 +110,7 @@ func (q *fairQueue) push(m translate.Message) {
 	t.bytes += c
 	q.bytes += c
 	q.total++
+	q.waiting.Store(int64(q.total))
 	for q.bytes > q.budget && q.shed(t) {
 	}
 	q.mu.Unlock()
@@ -133,6 +136,7 @@ func (q *fairQueue) shed(pushed *topicQueue) bool {
 	_, c := victim.popFront()
 	q.bytes -= c
 	q.total--
+	q.waiting.Store(int64(q.total))
 	q.dropped++
 	return true
 }
@@ -151,6 +155,7 @@ func (q *fairQueue) pop() (translate.Message, bool) {
 	qm, c := t.popFront()
 	q.bytes -= c
 	q.total--
+	q.waiting.Store(int64(q.total))
 	if t.pending() == 0 {
 		q.ring = append(q.ring[:q.next], q.ring[q.next+1:]...)
 		delete(q.queues, t.topic) // with its buffer: a drained burst gives its memory back

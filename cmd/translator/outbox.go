@@ -36,8 +36,24 @@ const fifoDepth = 256
 // replaces it meanwhile: a chatty device's per-key topics cost the broker at
 // most 1/keyTopicInterval messages per second each and still end on the
 // newest value. The first change after a quiet spell goes out at once. The
-// state envelope carries every update.
-const keyTopicInterval = 100 * time.Millisecond
+// state envelope carries every update. While the engine is behind (more
+// than busyBacklog inbound messages waiting, as in a burst of retained state
+// or group commands) the interval is busyKeyTopicInterval, so the per-key
+// topics, several per envelope, do not multiply the burst.
+const (
+	keyTopicInterval     = 100 * time.Millisecond
+	busyKeyTopicInterval = time.Second
+	busyBacklog          = 1000
+)
+
+// keyInterval is the current interval between publications on one
+// state/{key} topic (see keyTopicInterval).
+func (b *broker) keyInterval() time.Duration {
+	if b.in.waiting.Load() > busyBacklog {
+		return busyKeyTopicInterval
+	}
+	return keyTopicInterval
+}
 
 // latestTable holds the last-value messages (state/{key}) of one
 // publisher: per topic only the newest unsent value, sent when due.
@@ -72,7 +88,7 @@ func newLatestTable() *latestTable {
 
 // putLatest stores m as its topic's newest value; it reports whether an
 // unsent older value was replaced.
-func (s *latestTable) putLatest(m translate.Message, now time.Time) (replaced bool) {
+func (s *latestTable) putLatest(m translate.Message, now time.Time, interval time.Duration) (replaced bool) {
 	s.mu.Lock()
 	e := s.latest[m.Topic]
 	if e == nil {
@@ -82,7 +98,7 @@ func (s *latestTable) putLatest(m translate.Message, now time.Time) (replaced bo
 	replaced = e.pending
 	if !e.pending {
 		e.pending = true
-		if due := e.lastSent.Add(keyTopicInterval); now.Before(due) {
+		if due := e.lastSent.Add(interval); now.Before(due) {
 			e.notBefore = due
 			heap.Push(&s.deferred, e)
 		} else {
@@ -101,7 +117,7 @@ func (s *latestTable) putLatest(m translate.Message, now time.Time) (replaced bo
 // claim reports whether a value for topic may be sent at once, and if so
 // records it as sent now: nothing for the topic waits in the table and its
 // last send is keyTopicInterval ago or more.
-func (s *latestTable) claim(topic string, now time.Time) bool {
+func (s *latestTable) claim(topic string, now time.Time, interval time.Duration) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.latest[topic]
@@ -109,7 +125,7 @@ func (s *latestTable) claim(topic string, now time.Time) bool {
 		s.latest[topic] = &latestEntry{lastSent: now}
 		return true
 	}
-	if e.pending || e.sending || now.Sub(e.lastSent) < keyTopicInterval {
+	if e.pending || e.sending || now.Sub(e.lastSent) < interval {
 		return false
 	}
 	e.lastSent = now
@@ -154,14 +170,14 @@ func (s *latestTable) sent(topic string) {
 }
 
 // forgetIdle drops the entries of topics with nothing waiting whose last
-// send is older than keyTopicInterval: such an entry no longer defers
+// send is older than busyKeyTopicInterval: such an entry no longer defers
 // anything, and a new value for the topic may go out at once either way.
 func (s *latestTable) forgetIdle(now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pruned = now
 	for topic, e := range s.latest {
-		if !e.pending && !e.sending && now.Sub(e.lastSent) >= keyTopicInterval {
+		if !e.pending && !e.sending && now.Sub(e.lastSent) >= busyKeyTopicInterval {
 			delete(s.latest, topic)
 		}
 	}
@@ -199,11 +215,11 @@ func (b *broker) publish(ctx context.Context, m translate.Message) {
 	h := topicHash(m.Topic)
 	if m.Latest {
 		t := b.latest[h%latestPublishers]
-		now := time.Now()
-		if b.direct() && !b.congested() && t.claim(m.Topic, now) && b.publishNow(ctx, m) {
+		now, interval := time.Now(), b.keyInterval()
+		if b.direct() && !b.congested() && t.claim(m.Topic, now, interval) && b.publishNow(ctx, m) {
 			return
 		}
-		if t.putLatest(m, now) {
+		if t.putLatest(m, now, interval) {
 			b.superseded.Add(1)
 		}
 		return
@@ -235,6 +251,9 @@ func (b *broker) congested() bool {
 	return b.inflight.Load()*2 >= b.sendWindow.Load()
 }
 
+// errWindowFull says the messages in flight fill the broker's receive maximum.
+var errWindowFull = errors.New("send window full")
+
 // tryOnly is a context that is already done: the session takes a message
 // with it only when the broker's receive maximum leaves room, without waiting.
 var tryOnly = func() context.Context {
@@ -261,12 +280,17 @@ func (b *broker) publishNow(ctx context.Context, m translate.Message) bool {
 		return false
 	}
 	pb := p.Packet()
-	if err := b.session.AddToSession(tryOnly, pb, b.acks); err != nil {
-		if !errors.Is(err, context.Canceled) {
+	// While the window has room the session takes the message at once. When
+	// it is full, the acknowledgements that free a slot answer packets that
+	// may still sit in a cork: let them go, then wait.
+	err := errWindowFull
+	if b.inflight.Load() < b.sendWindow.Load() {
+		err = b.session.AddToSession(tryOnly, pb, b.acks)
+	}
+	if err != nil {
+		if !errors.Is(err, context.Canceled) && err != errWindowFull {
 			return false
 		}
-		// The receive maximum is reached. The acknowledgements that free a
-		// slot answer packets that may still sit in this goroutine's cork.
 		c.flush()
 		wait, cancel := context.WithTimeout(ctx, publishTimeout)
 		err = b.session.AddToSession(wait, pb, b.acks)
@@ -305,21 +329,19 @@ func (b *broker) refused(reason string) {
 }
 
 // hold corks the connection while the engine works through a burst, so its
-// QoS 0 publications share system calls; the returned func uncorks. With
-// QoS 1 it does nothing: the burst's messages would wait for its end, and
-// acknowledgements with them (see holdResult).
+// publications share system calls; the returned func uncorks. At QoS 1 the
+// cork is let go whenever the send window fills (see publishNow), so under
+// load a write carries up to a window's worth of packets, and a burst of
+// one message goes out when it ends.
 func (b *broker) hold() func() {
-	if b.cfg.QoS != 0 {
-		return func() {}
-	}
 	return b.corkEngine()
 }
 
 // holdResult corks the connection while the messages of one translation
-// (a state envelope and its state/{key} topics) are written, so they share
-// one system call, at QoS 1 too. At QoS 0 the burst's cork covers them.
+// outside a burst (a timer, a reconnect's republish) are written, so they
+// share system calls; within a burst the burst's cork covers them.
 func (b *broker) holdResult(n int) func() {
-	if b.cfg.QoS == 0 || n < 2 {
+	if n < 2 {
 		return func() {}
 	}
 	return b.corkEngine()

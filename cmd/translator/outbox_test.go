@@ -17,11 +17,11 @@ func TestLatestTable_NewestPerTopic(t *testing.T) {
 	s := newLatestTable()
 	now := time.Now()
 	for i := 0; i < 3; i++ {
-		if replaced := s.putLatest(translate.Message{Topic: "d/state/brightness", Payload: []byte(fmt.Sprint(i)), Latest: true}, now); replaced != (i > 0) {
+		if replaced := s.putLatest(translate.Message{Topic: "d/state/brightness", Payload: []byte(fmt.Sprint(i)), Latest: true}, now, keyTopicInterval); replaced != (i > 0) {
 			t.Errorf("put %d: replaced = %v, want %v", i, replaced, i > 0)
 		}
 	}
-	s.putLatest(translate.Message{Topic: "d/state/power", Payload: []byte("true"), Latest: true}, now)
+	s.putLatest(translate.Message{Topic: "d/state/power", Payload: []byte("true"), Latest: true}, now, keyTopicInterval)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var got []string
@@ -58,7 +58,7 @@ func TestLatestTable_KeyTopicInterval(t *testing.T) {
 	s := newLatestTable()
 	t0 := time.Now()
 	put := func(v string, at time.Duration) {
-		s.putLatest(translate.Message{Topic: "d/state/brightness", Payload: []byte(v), Latest: true}, t0.Add(at))
+		s.putLatest(translate.Message{Topic: "d/state/brightness", Payload: []byte(v), Latest: true}, t0.Add(at), keyTopicInterval)
 	}
 	take := func(at time.Duration) (string, bool, time.Duration) {
 		m, ok, wait := s.takeLatest(t0.Add(at))
@@ -96,9 +96,9 @@ func TestLatestTable_KeyTopicInterval(t *testing.T) {
 		t.Fatal("a topic being sent was forgotten")
 	}
 	s.sent("d/state/brightness")
-	s.putLatest(translate.Message{Topic: "d/state/power", Payload: []byte("true"), Latest: true}, t0.Add(4*keyTopicInterval))
-	s.putLatest(translate.Message{Topic: "d/state/power", Payload: []byte("false"), Latest: true}, t0.Add(4*keyTopicInterval))
-	s.forgetIdle(t0.Add(6 * keyTopicInterval))
+	s.putLatest(translate.Message{Topic: "d/state/power", Payload: []byte("true"), Latest: true}, t0.Add(4*keyTopicInterval), keyTopicInterval)
+	s.putLatest(translate.Message{Topic: "d/state/power", Payload: []byte("false"), Latest: true}, t0.Add(4*keyTopicInterval), keyTopicInterval)
+	s.forgetIdle(t0.Add(4*keyTopicInterval + busyKeyTopicInterval))
 	if _, kept := s.latest["d/state/brightness"]; kept {
 		t.Error("an idle topic was not forgotten")
 	}
@@ -122,18 +122,18 @@ func TestLatestTable_Claim(t *testing.T) {
 		want  bool
 	}{
 		{"unknown topic", func(*latestTable) {}, 0, true},
-		{"claimed just now", func(s *latestTable) { s.claim(topic, t0) }, time.Millisecond, false},
-		{"claimed an interval ago", func(s *latestTable) { s.claim(topic, t0) }, keyTopicInterval, true},
+		{"claimed just now", func(s *latestTable) { s.claim(topic, t0, keyTopicInterval) }, time.Millisecond, false},
+		{"claimed an interval ago", func(s *latestTable) { s.claim(topic, t0, keyTopicInterval) }, keyTopicInterval, true},
 		{"a value waits", func(s *latestTable) {
-			s.claim(topic, t0)
-			s.putLatest(msg("1"), t0)
+			s.claim(topic, t0, keyTopicInterval)
+			s.putLatest(msg("1"), t0, keyTopicInterval)
 		}, 2 * keyTopicInterval, false},
 		{"the publisher is sending", func(s *latestTable) {
-			s.putLatest(msg("1"), t0)
+			s.putLatest(msg("1"), t0, keyTopicInterval)
 			s.takeLatest(t0)
 		}, 2 * keyTopicInterval, false},
 		{"the publisher has sent", func(s *latestTable) {
-			s.putLatest(msg("1"), t0)
+			s.putLatest(msg("1"), t0, keyTopicInterval)
 			s.takeLatest(t0)
 			s.sent(topic)
 		}, 2 * keyTopicInterval, true},
@@ -142,7 +142,7 @@ func TestLatestTable_Claim(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newLatestTable()
 			tt.setup(s)
-			if got := s.claim(topic, t0.Add(tt.at)); got != tt.want {
+			if got := s.claim(topic, t0.Add(tt.at), keyTopicInterval); got != tt.want {
 				t.Errorf("claim = %v, want %v", got, tt.want)
 			}
 		})
@@ -174,5 +174,29 @@ func TestBroker_WaitForRoom(t *testing.T) {
 	case <-done:
 	case <-time.After(roomWait / 2):
 		t.Fatal("waitForRoom still waits after the window opened")
+	}
+}
+
+// While more than busyBacklog inbound messages wait, per-key topics are
+// spaced by busyKeyTopicInterval; once the engine caught up, by
+// keyTopicInterval again.
+func TestBroker_KeyIntervalFollowsInboundBacklog(t *testing.T) {
+	b := &broker{in: newFairQueue(32<<20, keepTopic)}
+	if got := b.keyInterval(); got != keyTopicInterval {
+		t.Fatalf("idle: keyInterval = %v, want %v", got, keyTopicInterval)
+	}
+	for i := 0; i <= busyBacklog; i++ {
+		b.in.push(translate.Message{Topic: fmt.Sprintf("zigbee2mqtt/dev%d", i%50), Payload: []byte(`{"state":"ON"}`)})
+	}
+	if got := b.keyInterval(); got != busyKeyTopicInterval {
+		t.Errorf("%d waiting: keyInterval = %v, want %v", busyBacklog+1, got, busyKeyTopicInterval)
+	}
+	for {
+		if _, ok := b.in.pop(); !ok {
+			break
+		}
+	}
+	if got := b.keyInterval(); got != keyTopicInterval {
+		t.Errorf("drained: keyInterval = %v, want %v", got, keyTopicInterval)
 	}
 }
