@@ -33,7 +33,7 @@ type broker struct {
 	latest []*latestTable           // last-value publishers' tables
 
 	// session is the MQTT session shared by every connection; QoS 1
-	// publications enter it directly (see publishAsync) and their
+	// publications enter it directly (see publishNow) and their
 	// acknowledgements arrive on acks.
 	session *state.State
 	acks    chan packets.ControlPacket
