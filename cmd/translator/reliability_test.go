@@ -278,22 +278,9 @@ func TestDaemon_RepublishOfManyDevicesIsNotHeldBack(t *testing.T) {
 	t.Parallel()
 	b := mqtttest.StartBroker(t)
 	z2m := mqtttest.Connect(t, b.Addr, "fake-z2m")
-	var devices []map[string]any
-	if err := json.Unmarshal([]byte(readFile(t, "../../translate/testdata/light_devices.json")), &devices); err != nil {
-		t.Fatal(err)
-	}
 	const n = 60
-	for i := 0; i < n; i++ {
-		lamp := map[string]any{}
-		for k, v := range devices[1] {
-			lamp[k] = v
-		}
-		lamp["ieee_address"], lamp["friendly_name"] = fmt.Sprintf("0x000d6ffffe%06x", i), fmt.Sprintf("lamp %d", i)
-		devices = append(devices, lamp)
-	}
-	list, _ := json.Marshal(devices)
 	z2m.Publish("zigbee2mqtt/bridge/state", `{"state":"online"}`, true)
-	z2m.Publish("zigbee2mqtt/bridge/devices", string(list), true)
+	z2m.Publish("zigbee2mqtt/bridge/devices", manyLamps(t, n), true)
 	addr := freeAddr(t)
 	startTranslator(t, b, minimalInstance, "LOG_LEVEL=WARNING", "HTTP_ADDR="+addr)
 	waitMetric(t, addr, "translator_publish_waited_total", func(float64) bool { return true })
@@ -367,5 +354,51 @@ func TestDaemon_RefusedPublicationIsCountedNotRetried(t *testing.T) {
 	}
 	if n := strings.Count(p.Output(), "the broker refused a publication"); n != 1 {
 		t.Errorf("refusal logged %d times, want once", n)
+	}
+}
+
+// manyLamps is a bridge/devices payload with the test lamp's definition n
+// more times, as "lamp <i>" with IEEE address 0x000d6ffffe<i as 6 hex digits>.
+func manyLamps(t *testing.T, n int) string {
+	t.Helper()
+	var devices []map[string]any
+	if err := json.Unmarshal([]byte(readFile(t, "../../translate/testdata/light_devices.json")), &devices); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		lamp := map[string]any{}
+		for k, v := range devices[1] {
+			lamp[k] = v
+		}
+		lamp["ieee_address"], lamp["friendly_name"] = fmt.Sprintf("0x000d6ffffe%06x", i), fmt.Sprintf("lamp %d", i)
+		devices = append(devices, lamp)
+	}
+	list, _ := json.Marshal(devices)
+	return string(list)
+}
+
+// TestDaemon_RetainedStatesAtStartupReachKeyTopics: the retained device
+// states a fresh daemon receives come out on their per-key topics, and no
+// publication on the healthy connection times out (a PUBACK waited for
+// while its packet sat in a cork did, and was retried after 5 s).
+func TestDaemon_RetainedStatesAtStartupReachKeyTopics(t *testing.T) {
+	t.Parallel()
+	b := mqtttest.StartBroker(t)
+	z2m := mqtttest.Connect(t, b.Addr, "fake-z2m")
+	const n = 30
+	z2m.Publish("zigbee2mqtt/bridge/state", `{"state":"online"}`, true)
+	z2m.Publish("zigbee2mqtt/bridge/devices", manyLamps(t, n), true)
+	for i := 0; i < n; i++ {
+		z2m.Publish(fmt.Sprintf("zigbee2mqtt/lamp %d", i), fmt.Sprintf(`{"state":"ON","brightness":%d}`, 100+i), true)
+	}
+	w := mqtttest.Connect(t, b.Addr, "watcher")
+	w.Subscribe(prefix + "devices/+/state/brightness")
+	p := startTranslator(t, b, minimalInstance)
+	for i := 0; i < n; i++ {
+		want := fmt.Sprint(math.Round(float64(100+i) * 100 / 254))
+		w.WaitFor(prefix+fmt.Sprintf("devices/0x000d6ffffe%06x/state/brightness", i), payloadIs(want), 10*time.Second)
+	}
+	if p.logged("publish failed; retrying after reconnect") {
+		t.Errorf("a publication timed out on a healthy connection:\n%s", p.Output())
 	}
 }
