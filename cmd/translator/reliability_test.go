@@ -276,17 +276,12 @@ func TestDaemon_SlowUpstreamStartIsNotRestarted(t *testing.T) {
 // so the acknowledgements come and nothing waits for the slow way.
 func TestDaemon_RepublishOfManyDevicesIsNotHeldBack(t *testing.T) {
 	t.Parallel()
-	b := mqtttest.StartBroker(t)
-	z2m := mqtttest.Connect(t, b.Addr, "fake-z2m")
 	const n = 60
-	z2m.Publish("zigbee2mqtt/bridge/state", `{"state":"online"}`, true)
-	z2m.Publish("zigbee2mqtt/bridge/devices", manyLamps(t, n), true)
+	b, z2m := brokerWithLamps(t, n)
 	addr := freeAddr(t)
 	startTranslator(t, b, minimalInstance, "LOG_LEVEL=WARNING", "HTTP_ADDR="+addr)
 	waitMetric(t, addr, "translator_publish_waited_total", func(float64) bool { return true })
-	for i := 0; i < n; i++ {
-		z2m.Publish(fmt.Sprintf("zigbee2mqtt/lamp %d", i), fmt.Sprintf(`{"state":"ON","brightness":%d}`, 100+i), false)
-	}
+	publishLampStates(z2m, n, false)
 	allStates := func(w *mqtttest.Client) {
 		t.Helper()
 		for i := 0; i < n; i++ {
@@ -357,6 +352,25 @@ func TestDaemon_RefusedPublicationIsCountedNotRetried(t *testing.T) {
 	}
 }
 
+// brokerWithLamps starts a broker holding an online bridge and a retained
+// device list with n lamps (see manyLamps); it returns the broker and the
+// client playing Zigbee2MQTT.
+func brokerWithLamps(t *testing.T, n int) (*mqtttest.Broker, *mqtttest.Client) {
+	t.Helper()
+	b := mqtttest.StartBroker(t)
+	z2m := mqtttest.Connect(t, b.Addr, "fake-z2m")
+	z2m.Publish("zigbee2mqtt/bridge/state", `{"state":"online"}`, true)
+	z2m.Publish("zigbee2mqtt/bridge/devices", manyLamps(t, n), true)
+	return b, z2m
+}
+
+// publishLampStates sends lamp i the state ON with brightness 100+i.
+func publishLampStates(z2m *mqtttest.Client, n int, retain bool) {
+	for i := 0; i < n; i++ {
+		z2m.Publish(fmt.Sprintf("zigbee2mqtt/lamp %d", i), fmt.Sprintf(`{"state":"ON","brightness":%d}`, 100+i), retain)
+	}
+}
+
 // manyLamps is a bridge/devices payload with the test lamp's definition n
 // more times, as "lamp <i>" with IEEE address 0x000d6ffffe<i as 6 hex digits>.
 func manyLamps(t *testing.T, n int) string {
@@ -383,14 +397,9 @@ func manyLamps(t *testing.T, n int) string {
 // while its packet sat in a cork did, and was retried after 5 s).
 func TestDaemon_RetainedStatesAtStartupReachKeyTopics(t *testing.T) {
 	t.Parallel()
-	b := mqtttest.StartBroker(t)
-	z2m := mqtttest.Connect(t, b.Addr, "fake-z2m")
 	const n = 30
-	z2m.Publish("zigbee2mqtt/bridge/state", `{"state":"online"}`, true)
-	z2m.Publish("zigbee2mqtt/bridge/devices", manyLamps(t, n), true)
-	for i := 0; i < n; i++ {
-		z2m.Publish(fmt.Sprintf("zigbee2mqtt/lamp %d", i), fmt.Sprintf(`{"state":"ON","brightness":%d}`, 100+i), true)
-	}
+	b, z2m := brokerWithLamps(t, n)
+	publishLampStates(z2m, n, true)
 	w := mqtttest.Connect(t, b.Addr, "watcher")
 	w.Subscribe(prefix + "devices/+/state/brightness")
 	p := startTranslator(t, b, minimalInstance)
