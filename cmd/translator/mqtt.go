@@ -214,7 +214,7 @@ func (b *broker) onUp(cm *autopaho.ConnectionManager, ca *paho.Connack) {
 			b.log.Warn().Err(err).Msg("publish online status failed")
 		}
 		b.connected.Store(true)
-		b.log.Info().Str("broker", b.cfg.BrokerURL.Redacted()).Str("client_id", b.cfg.ClientID()).Int64("connection", n).Msg("mqtt connected, status online")
+		b.log.Info().Str("broker", b.cfg.BrokerURL.Redacted()).Str("client_id", b.cfg.ClientID()).Int64("connection", n).Int64("receive_maximum", window).Msg("mqtt connected, status online")
 		b.notify(brokerEvent{up: true, reconnect: n > 1})
 	}()
 }
