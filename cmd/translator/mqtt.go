@@ -205,8 +205,12 @@ func (b *broker) onUp(cm *autopaho.ConnectionManager, ca *paho.Connack) {
 				opts = append(opts, paho.SubscribeOptions{Topic: s, QoS: 1, NoLocal: true})
 			}
 		}
-		if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: opts}); err != nil {
-			b.log.Error().Err(err).Msg("subscribe failed")
+		// An empty SUBSCRIBE is a protocol error: the broker would drop the
+		// connection, again after every reconnect.
+		if len(opts) > 0 {
+			if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: opts}); err != nil {
+				b.log.Error().Err(err).Msg("subscribe failed")
+			}
 		}
 		// online only once subscribed: a command sent as soon as a client
 		// sees online must not fall between connect and subscribe.

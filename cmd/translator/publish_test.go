@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/mqtttest"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
+	"github.com/rs/zerolog"
+)
+
+// syncBuffer is a log sink safe for the broker's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// startBroker connects a broker (the daemon's MQTT side) to a Mosquitto at
+// QoS 1 and waits until it is connected; its log goes to the returned sink.
+func startBroker(t *testing.T, addr string, port int, subs ...string) (*broker, *syncBuffer) {
+	t.Helper()
+	u, err := brokerURL("127.0.0.1", port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &Config{InstanceName: "pub", ClientPrefix: "test", BrokerURL: u, QoS: 1, KeepAlive: 30,
+		SessionExpiry: 60, InboundBufferBytes: 1 << 20}
+	logs := &syncBuffer{}
+	b := newBroker(cfg, zerolog.New(logs).Level(zerolog.DebugLevel), "test/status", subs, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := b.start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !b.connected.Load() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not connected to %s (%d connects):\n%s", addr, b.connects.Load(), logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return b, logs
+}
+
+// A last-value message that must take the waiting way (here: an earlier
+// message is still waiting on a FIFO publisher) is sent outside its
+// publisher's cork. Sent inside it, the PUBACK it waits for could not come,
+// and the publish timed out after publishTimeout and was retried.
+func TestBroker_LatestWaitingWayIsNotCorked(t *testing.T) {
+	mb := mqtttest.StartBroker(t)
+	w := mqtttest.Connect(t, mb.Addr, "watcher")
+	w.Subscribe("test/#")
+	b, logs := startBroker(t, mb.Addr, mb.Port, "test/in/#")
+
+	b.backlog.Add(1) // as if a message waited on a FIFO publisher
+	b.publish(context.Background(), translate.Message{Topic: "test/state/brightness", Payload: []byte("42"), QoS: 1, Retain: true, Latest: true})
+	w.WaitFor("test/state/brightness", func(m mqtttest.Msg) bool { return m.Payload == "42" }, 10*time.Second)
+	if strings.Contains(logs.String(), "publish failed") {
+		t.Errorf("the publication timed out and was retried:\n%s", logs)
+	}
+	if got := b.waited.Load(); got != 0 {
+		t.Errorf("translator_publish_waited_total = %d, want 0 (last-value messages wait in their table)", got)
+	}
+}
+
+// A message the engine hands to a FIFO publisher while it holds its cork
+// (here: an earlier message is still waiting there) drops that cork: the
+// publisher waits for the PUBACK of a packet that must leave first.
+func TestBroker_FIFOWaitingWayDropsEngineCork(t *testing.T) {
+	mb := mqtttest.StartBroker(t)
+	w := mqtttest.Connect(t, mb.Addr, "watcher")
+	w.Subscribe("test/#")
+	b, logs := startBroker(t, mb.Addr, mb.Port, "test/in/#")
+
+	release := b.corkEngine() // the engine is inside a burst
+	defer release()
+	b.backlog.Add(1)
+	b.publish(context.Background(), translate.Message{Topic: "test/events", Payload: []byte(`{"event":"x"}`), QoS: 1})
+	w.WaitFor("test/events", nil, 10*time.Second)
+	if strings.Contains(logs.String(), "publish failed") {
+		t.Errorf("the publication timed out and was retried:\n%s", logs)
+	}
+	if got := b.waited.Load(); got != 1 {
+		t.Errorf("translator_publish_waited_total = %d, want 1", got)
+	}
+}
+
+// With nothing to subscribe to, the connection comes up once and stays: an
+// empty SUBSCRIBE made the broker drop it, again after every reconnect.
+func TestBroker_ConnectsWithoutSubscriptions(t *testing.T) {
+	mb := mqtttest.StartBroker(t)
+	b, logs := startBroker(t, mb.Addr, mb.Port)
+	time.Sleep(500 * time.Millisecond)
+	if n := b.connects.Load(); n != 1 || !b.connected.Load() {
+		t.Errorf("%d connections, connected=%v; want 1 connection that stays up:\n%s", n, b.connected.Load(), logs)
+	}
+}
