@@ -58,46 +58,42 @@ func startBroker(t *testing.T, addr string, port int, subs ...string) (*broker, 
 	return b, logs
 }
 
-// A last-value message that must take the waiting way (here: an earlier
-// message is still waiting on a FIFO publisher) is sent outside its
-// publisher's cork. Sent inside it, the PUBACK it waits for could not come,
-// and the publish timed out after publishTimeout and was retried.
-func TestBroker_LatestWaitingWayIsNotCorked(t *testing.T) {
-	mb := mqtttest.StartBroker(t)
-	w := mqtttest.Connect(t, mb.Addr, "watcher")
-	w.Subscribe("test/#")
-	b, logs := startBroker(t, mb.Addr, mb.Port, "test/in/#")
-
-	b.backlog.Add(1) // as if a message waited on a FIFO publisher
-	b.publish(context.Background(), translate.Message{Topic: "test/state/brightness", Payload: []byte("42"), QoS: 1, Retain: true, Latest: true})
-	w.WaitFor("test/state/brightness", func(m mqtttest.Msg) bool { return m.Payload == "42" }, 10*time.Second)
-	if strings.Contains(logs.String(), "publish failed") {
-		t.Errorf("the publication timed out and was retried:\n%s", logs)
+// A message that takes the waiting way (here: an earlier message is still
+// waiting on a FIFO publisher) is sent outside every cork: its publisher
+// waits for a PUBACK, which cannot come while the packet sits in a cork. A
+// last-value message is sent by its table's publisher after uncorking; a
+// FIFO message drops the engine's cork. Either mistake stalled the message
+// for publishTimeout, again on every retry.
+func TestBroker_WaitingWayIsNotCorked(t *testing.T) {
+	tests := []struct {
+		name       string
+		msg        translate.Message
+		engineCork bool // the engine is inside a burst
+		wantWaited int64
+	}{
+		{"last-value", translate.Message{Topic: "test/state/brightness", Payload: []byte("42"), QoS: 1, Retain: true, Latest: true}, false, 0},
+		{"fifo under the engine's cork", translate.Message{Topic: "test/events", Payload: []byte(`{"event":"x"}`), QoS: 1}, true, 1},
 	}
-	if got := b.waited.Load(); got != 0 {
-		t.Errorf("translator_publish_waited_total = %d, want 0 (last-value messages wait in their table)", got)
-	}
-}
-
-// A message the engine hands to a FIFO publisher while it holds its cork
-// (here: an earlier message is still waiting there) drops that cork: the
-// publisher waits for the PUBACK of a packet that must leave first.
-func TestBroker_FIFOWaitingWayDropsEngineCork(t *testing.T) {
-	mb := mqtttest.StartBroker(t)
-	w := mqtttest.Connect(t, mb.Addr, "watcher")
-	w.Subscribe("test/#")
-	b, logs := startBroker(t, mb.Addr, mb.Port, "test/in/#")
-
-	release := b.corkEngine() // the engine is inside a burst
-	defer release()
-	b.backlog.Add(1)
-	b.publish(context.Background(), translate.Message{Topic: "test/events", Payload: []byte(`{"event":"x"}`), QoS: 1})
-	w.WaitFor("test/events", nil, 10*time.Second)
-	if strings.Contains(logs.String(), "publish failed") {
-		t.Errorf("the publication timed out and was retried:\n%s", logs)
-	}
-	if got := b.waited.Load(); got != 1 {
-		t.Errorf("translator_publish_waited_total = %d, want 1", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mb := mqtttest.StartBroker(t)
+			w := mqtttest.Connect(t, mb.Addr, "watcher")
+			w.Subscribe("test/#")
+			b, logs := startBroker(t, mb.Addr, mb.Port, "test/in/#")
+			if tt.engineCork {
+				release := b.corkEngine()
+				defer release()
+			}
+			b.backlog.Add(1) // as if a message waited on a FIFO publisher
+			b.publish(context.Background(), tt.msg)
+			w.WaitFor(tt.msg.Topic, func(m mqtttest.Msg) bool { return m.Payload == string(tt.msg.Payload) }, 10*time.Second)
+			if strings.Contains(logs.String(), "publish failed") {
+				t.Errorf("the publication timed out and was retried:\n%s", logs)
+			}
+			if got := b.waited.Load(); got != tt.wantWaited {
+				t.Errorf("translator_publish_waited_total = %d, want %d", got, tt.wantWaited)
+			}
+		})
 	}
 }
 
