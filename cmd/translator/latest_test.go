@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
+)
+
+// Of the values waiting for one topic only the newest is sent; topics go
+// out in the order they became due.
+func TestLatestTable_NewestPerTopic(t *testing.T) {
+	s := newLatestTable()
+	now := time.Now()
+	for i := 0; i < 3; i++ {
+		if replaced := s.putLatest(translate.Message{Topic: "d/state/brightness", Payload: []byte(fmt.Sprint(i)), Latest: true}, now, keyTopicInterval); replaced != (i > 0) {
+			t.Errorf("put %d: replaced = %v, want %v", i, replaced, i > 0)
+		}
+	}
+	s.putLatest(translate.Message{Topic: "d/state/power", Payload: []byte("true"), Latest: true}, now, keyTopicInterval)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var got []string
+	for i := 0; i < 2; i++ {
+		m, ok := s.next(ctx)
+		if !ok {
+			t.Fatal("next ended early")
+		}
+		got = append(got, strings.TrimPrefix(m.Topic, "d/")+"="+string(m.Payload))
+	}
+	if want := "state/brightness=2 state/power=true"; strings.Join(got, " ") != want {
+		t.Errorf("sent %s, want %s", strings.Join(got, " "), want)
+	}
+	cancel()
+	if _, ok := s.next(ctx); ok {
+		t.Error("next returned a message from an empty table after cancel")
+	}
+}
+
+// A state/{key} topic goes out at most once per keyTopicInterval: a change
+// after a quiet spell at once, changes in between wait and collapse into the
+// newest, and a clear forgets the topic.
+func TestLatestTable_KeyTopicInterval(t *testing.T) {
+	s := newLatestTable()
+	t0 := time.Now()
+	put := func(v string, at time.Duration) {
+		s.putLatest(translate.Message{Topic: "d/state/brightness", Payload: []byte(v), Latest: true}, t0.Add(at), keyTopicInterval)
+	}
+	take := func(at time.Duration) (string, bool, time.Duration) {
+		m, ok, wait := s.takeLatest(t0.Add(at))
+		return string(m.Payload), ok, wait
+	}
+	put("1", 0)
+	if v, ok, _ := take(0); !ok || v != "1" {
+		t.Fatalf("first value: got %q %v, want 1 at once", v, ok)
+	}
+	put("2", 10*time.Millisecond)
+	put("3", 20*time.Millisecond)
+	if _, ok, wait := take(30 * time.Millisecond); ok || wait != keyTopicInterval-30*time.Millisecond {
+		t.Fatalf("within the interval: ok=%v wait=%v, want nothing for %v", ok, wait, keyTopicInterval-30*time.Millisecond)
+	}
+	if v, ok, _ := take(keyTopicInterval); !ok || v != "3" {
+		t.Fatalf("after the interval: got %q %v, want the newest, 3", v, ok)
+	}
+	if _, ok, wait := take(keyTopicInterval); ok || wait != 0 {
+		t.Fatalf("nothing waiting: ok=%v wait=%v", ok, wait)
+	}
+	put("", 3*keyTopicInterval) // cleared
+	if v, ok, _ := take(3 * keyTopicInterval); !ok || v != "" {
+		t.Fatalf("clear: got %q %v", v, ok)
+	}
+	if len(s.latest) != 0 {
+		t.Errorf("a cleared topic is still tracked: %d entries", len(s.latest))
+	}
+
+	// Topics sent long enough ago are forgotten; one still waiting or being
+	// sent is not.
+	put("4", 4*keyTopicInterval)
+	take(4 * keyTopicInterval)
+	s.forgetIdle(t0.Add(6 * keyTopicInterval))
+	if _, kept := s.latest["d/state/brightness"]; !kept {
+		t.Fatal("a topic being sent was forgotten")
+	}
+	s.sent("d/state/brightness")
+	s.putLatest(translate.Message{Topic: "d/state/power", Payload: []byte("true"), Latest: true}, t0.Add(4*keyTopicInterval), keyTopicInterval)
+	s.putLatest(translate.Message{Topic: "d/state/power", Payload: []byte("false"), Latest: true}, t0.Add(4*keyTopicInterval), keyTopicInterval)
+	s.forgetIdle(t0.Add(4*keyTopicInterval + busyKeyTopicInterval))
+	if _, kept := s.latest["d/state/brightness"]; kept {
+		t.Error("an idle topic was not forgotten")
+	}
+	if v, ok, _ := take(6 * keyTopicInterval); !ok || v != "false" {
+		t.Errorf("a waiting value was lost by forgetIdle: got %q %v", v, ok)
+	}
+}
+
+// claim lets a value go straight out only when nothing for its topic waits
+// or is being sent and the topic's last send is keyTopicInterval ago.
+func TestLatestTable_Claim(t *testing.T) {
+	const topic = "d/state/brightness"
+	t0 := time.Now()
+	msg := func(v string) translate.Message {
+		return translate.Message{Topic: topic, Payload: []byte(v), Latest: true}
+	}
+	tests := []struct {
+		name  string
+		setup func(s *latestTable)
+		at    time.Duration
+		want  bool
+	}{
+		{"unknown topic", func(*latestTable) {}, 0, true},
+		{"claimed just now", func(s *latestTable) { s.claim(topic, t0, keyTopicInterval) }, time.Millisecond, false},
+		{"claimed an interval ago", func(s *latestTable) { s.claim(topic, t0, keyTopicInterval) }, keyTopicInterval, true},
+		{"a value waits", func(s *latestTable) {
+			s.claim(topic, t0, keyTopicInterval)
+			s.putLatest(msg("1"), t0, keyTopicInterval)
+		}, 2 * keyTopicInterval, false},
+		{"the publisher is sending", func(s *latestTable) {
+			s.putLatest(msg("1"), t0, keyTopicInterval)
+			s.takeLatest(t0)
+		}, 2 * keyTopicInterval, false},
+		{"the publisher has sent", func(s *latestTable) {
+			s.putLatest(msg("1"), t0, keyTopicInterval)
+			s.takeLatest(t0)
+			s.sent(topic)
+		}, 2 * keyTopicInterval, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newLatestTable()
+			tt.setup(s)
+			if got := s.claim(topic, t0.Add(tt.at), keyTopicInterval); got != tt.want {
+				t.Errorf("claim = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// While more than busyBacklog inbound messages wait, per-key topics are
+// spaced by busyKeyTopicInterval; once the engine caught up, by
+// keyTopicInterval again.
+func TestBroker_KeyIntervalFollowsInboundBacklog(t *testing.T) {
+	b := &broker{in: newFairQueue(32<<20, keepTopic)}
+	if got := b.keyInterval(); got != keyTopicInterval {
+		t.Fatalf("idle: keyInterval = %v, want %v", got, keyTopicInterval)
+	}
+	for i := 0; i <= busyBacklog; i++ {
+		b.in.push(translate.Message{Topic: fmt.Sprintf("zigbee2mqtt/dev%d", i%50), Payload: []byte(`{"state":"ON"}`)})
+	}
+	if got := b.keyInterval(); got != busyKeyTopicInterval {
+		t.Errorf("%d waiting: keyInterval = %v, want %v", busyBacklog+1, got, busyKeyTopicInterval)
+	}
+	for {
+		if _, ok := b.in.pop(); !ok {
+			break
+		}
+	}
+	if got := b.keyInterval(); got != keyTopicInterval {
+		t.Errorf("drained: keyInterval = %v, want %v", got, keyTopicInterval)
+	}
+}
