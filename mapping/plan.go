@@ -162,8 +162,6 @@ type Bound struct {
 	Writable bool
 }
 
-// Plan resolves the rules that apply to d. For each source path the rule of
-// the highest layer wins; within a layer, the later block wins.
 // MatchKey identifies the blocks whose selectors match d. Two devices with
 // equal MatchKeys and equal ExposesKeys get identical plans.
 func (s *Set) MatchKey(d *Device) string {
@@ -177,6 +175,8 @@ func (s *Set) MatchKey(d *Device) string {
 	return string(b)
 }
 
+// Plan resolves the rules that apply to d. For each source path the rule of
+// the highest layer wins; within a layer, the later block wins.
 func (s *Set) Plan(d *Device) *Plan {
 	p := &Plan{Events: map[string]bool{}, Unmatched: "pass"}
 	index := map[string]int{}

@@ -227,7 +227,7 @@ func (e *Engine) SetRules(rules *mapping.Set) {
 	e.rules = rules
 	e.plans = nil
 	for _, d := range e.devices {
-		d.setPlan(e.planFor(&d.dev))
+		d.planIndex = e.planFor(&d.dev)
 	}
 }
 

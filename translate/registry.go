@@ -67,8 +67,6 @@ func newPlanIndex(p *mapping.Plan) *planIndex {
 	return pi
 }
 
-func (d *device) setPlan(pi *planIndex) { d.planIndex = pi }
-
 // planFor returns the plan of dev, compiling it only for the first device
 // that matches its set of blocks with its exposes: a plan depends on
 // nothing else, and a thousand bulbs of one model need only one.
@@ -288,7 +286,7 @@ func validLevel(s string) bool {
 }
 
 func (e *Engine) addDevice(r *Result, d *device) {
-	d.setPlan(e.planFor(&d.dev))
+	d.planIndex = e.planFor(&d.dev)
 	if o, ok := e.cfg.Overrides[d.dev.IEEE]; ok {
 		d.enabled = d.enabled && o.Enabled
 		if o.Model != "" {
@@ -337,7 +335,7 @@ func (e *Engine) updateDevice(r *Result, old, nd *device, now time.Time) bool {
 		old.model = nd.model
 	}
 	old.enabled = nd.enabled
-	old.setPlan(e.planFor(&old.dev))
+	old.planIndex = e.planFor(&old.dev)
 	return changed
 }
 

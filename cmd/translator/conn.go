@@ -64,7 +64,6 @@ type bufConn struct {
 	spare   []byte     // the last written buffer, reused (writer only)
 	writing bool       // a goroutine is writing pending
 	corked  int        // while > 0, small amounts of pending bytes wait for uncork
-	closing bool       // Close is writing the rest: corks no longer hold anything
 	err     error      // first write error; sticky
 }
 
@@ -72,8 +71,8 @@ type bufConn struct {
 const corkFlushBytes = 32 << 10
 
 // cork makes writes wait (up to corkFlushBytes) until the matching uncork,
-// so a burst of packets from one goroutine shares system calls. Only for
-// packets that need no answer before the next one is written (QoS 0).
+// so a burst of packets shares system calls. A goroutine that holds a cork
+// must flush it before it waits for an answer to a packet it wrote.
 func (c *bufConn) cork() {
 	c.wmu.Lock()
 	c.corked++
@@ -85,20 +84,11 @@ func (c *bufConn) uncork() {
 	c.wmu.Lock()
 	c.corked--
 	c.wmu.Unlock()
-	c.writePending()
+	c.writePending(false)
 }
 
 // flush writes what waits in a cork now; the cork stays.
-func (c *bufConn) flush() {
-	c.wmu.Lock()
-	corked := c.corked
-	c.corked = 0
-	c.wmu.Unlock()
-	c.writePending()
-	c.wmu.Lock()
-	c.corked += corked
-	c.wmu.Unlock()
-}
+func (c *bufConn) flush() { c.writePending(true) }
 
 func newBufConn(c net.Conn) *bufConn {
 	b := &bufConn{Conn: c, r: bufio.NewReaderSize(c, 64<<10)}
@@ -117,7 +107,7 @@ func (c *bufConn) Unlock() {
 	c.resetPkt()
 	c.locked = false
 	c.mu.Unlock()
-	c.writePending()
+	c.writePending(false)
 }
 
 func (c *bufConn) Write(p []byte) (int, error) {
@@ -125,7 +115,7 @@ func (c *bufConn) Write(p []byte) (int, error) {
 		if err := c.appendPending(p); err != nil {
 			return 0, err
 		}
-		c.writePending()
+		c.writePending(false)
 		return len(p), c.writeErr()
 	}
 	c.pkt = append(c.pkt, p...)
@@ -162,14 +152,14 @@ func (c *bufConn) writeErr() error {
 }
 
 // writePending writes what is pending unless another goroutine is already
-// doing so (it will write this too).
-func (c *bufConn) writePending() {
+// doing so (it will write this too) or, unless forced, a cork holds it.
+func (c *bufConn) writePending(force bool) {
 	c.wmu.Lock()
 	if c.writing {
 		c.wmu.Unlock()
 		return
 	}
-	if c.corked > 0 && !c.closing && len(c.pending) < corkFlushBytes {
+	if c.corked > 0 && !force && len(c.pending) < corkFlushBytes {
 		c.wmu.Unlock()
 		return
 	}
@@ -200,12 +190,11 @@ func (c *bufConn) writePending() {
 func (c *bufConn) Close() error {
 	_ = c.Conn.SetWriteDeadline(time.Now().Add(closeWriteWait))
 	c.wmu.Lock()
-	c.closing = true
 	for c.writing {
 		c.wcond.Wait()
 	}
 	c.wmu.Unlock()
-	c.writePending()
+	c.writePending(true) // a cork no longer holds anything back
 	return c.Conn.Close()
 }
 

@@ -26,8 +26,7 @@ type fairQueue struct {
 	budget  int
 	bytes   int
 	keep    func(topic string) bool // topics exempt from dropping
-	total   int
-	waiting atomic.Int64 // total, readable without the lock
+	total   atomic.Int64            // messages waiting; changed under mu, read without it
 	dropped int64
 	ready   chan struct{} // signalled when a message is pushed
 }
@@ -78,10 +77,7 @@ func (t *topicQueue) popFront() (queuedMessage, int) {
 // rearm signals ready again if messages are still waiting, for a consumer
 // that stopped before the queue was empty.
 func (q *fairQueue) rearm() {
-	q.mu.Lock()
-	waiting := q.total > 0
-	q.mu.Unlock()
-	if waiting {
+	if q.total.Load() > 0 {
 		q.signal()
 	}
 }
@@ -109,8 +105,7 @@ func (q *fairQueue) push(m translate.Message) {
 	t.msgs = append(t.msgs, qm)
 	t.bytes += c
 	q.bytes += c
-	q.total++
-	q.waiting.Store(int64(q.total))
+	q.total.Add(1)
 	for q.bytes > q.budget && q.shed(t) {
 	}
 	q.mu.Unlock()
@@ -135,8 +130,7 @@ func (q *fairQueue) shed(pushed *topicQueue) bool {
 	}
 	_, c := victim.popFront()
 	q.bytes -= c
-	q.total--
-	q.waiting.Store(int64(q.total))
+	q.total.Add(-1)
 	q.dropped++
 	return true
 }
@@ -154,8 +148,7 @@ func (q *fairQueue) pop() (translate.Message, bool) {
 	t := q.ring[q.next]
 	qm, c := t.popFront()
 	q.bytes -= c
-	q.total--
-	q.waiting.Store(int64(q.total))
+	q.total.Add(-1)
 	if t.pending() == 0 {
 		q.ring = append(q.ring[:q.next], q.ring[q.next+1:]...)
 		delete(q.queues, t.topic) // with its buffer: a drained burst gives its memory back
@@ -170,5 +163,5 @@ func (q *fairQueue) pop() (translate.Message, bool) {
 func (q *fairQueue) stats() (waiting, bytes int, dropped int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.total, q.bytes, q.dropped
+	return int(q.total.Load()), q.bytes, q.dropped
 }

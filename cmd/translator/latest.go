@@ -27,7 +27,7 @@ const (
 // keyInterval is the current interval between publications on one
 // state/{key} topic (see keyTopicInterval).
 func (b *broker) keyInterval() time.Duration {
-	if b.in.waiting.Load() > busyBacklog {
+	if b.in.total.Load() > busyBacklog {
 		return busyKeyTopicInterval
 	}
 	return keyTopicInterval
@@ -138,11 +138,13 @@ func (s *latestTable) takeLatest(now time.Time) (translate.Message, bool, time.D
 	return m, true, 0
 }
 
-// sent records that the publisher finished sending topic's value.
-func (s *latestTable) sent(topic string) {
+// sent records that the publisher finished sending the topics' values.
+func (s *latestTable) sent(topics ...string) {
 	s.mu.Lock()
-	if e := s.latest[topic]; e != nil {
-		e.sending = false
+	for _, topic := range topics {
+		if e := s.latest[topic]; e != nil {
+			e.sending = false
+		}
 	}
 	s.mu.Unlock()
 }

@@ -83,9 +83,6 @@ func (b *broker) congested() bool {
 	return b.inflight.Load()*2 >= b.sendWindow.Load()
 }
 
-// errWindowFull says the messages in flight fill the broker's receive maximum.
-var errWindowFull = errors.New("send window full")
-
 // tryOnly is a context that is already done: the session takes a message
 // with it only when the broker's receive maximum leaves room, without waiting.
 var tryOnly = func() context.Context {
@@ -112,20 +109,22 @@ func (b *broker) publishNow(ctx context.Context, m translate.Message) bool {
 		return false
 	}
 	pb := p.Packet()
-	// While the window has room the session takes the message at once. When
-	// it is full, the acknowledgements that free a slot answer packets that
-	// may still sit in a cork: let them go, then wait.
-	err := errWindowFull
+	// While the window has room the session takes the message at once.
+	// context.Canceled from tryOnly means the window is full after all.
+	added := false
 	if b.inflight.Load() < b.sendWindow.Load() {
-		err = b.session.AddToSession(tryOnly, pb, b.acks)
-	}
-	if err != nil {
-		if !errors.Is(err, context.Canceled) && err != errWindowFull {
+		err := b.session.AddToSession(tryOnly, pb, b.acks)
+		if err != nil && !errors.Is(err, context.Canceled) {
 			return false
 		}
+		added = err == nil
+	}
+	if !added {
+		// The acknowledgements that free a slot answer packets that may
+		// still sit in a cork: let them go, then wait.
 		c.flush()
 		wait, cancel := context.WithTimeout(ctx, publishTimeout)
-		err = b.session.AddToSession(wait, pb, b.acks)
+		err := b.session.AddToSession(wait, pb, b.acks)
 		cancel()
 		if err != nil {
 			return false
@@ -160,29 +159,13 @@ func (b *broker) refused(reason string) {
 	}
 }
 
-// hold corks the connection while the engine works through a burst, so its
-// publications share system calls; the returned func uncorks. At QoS 1 the
-// cork is let go whenever the send window fills (see publishNow), so under
-// load a write carries up to a window's worth of packets, and a burst of
-// one message goes out when it ends.
-func (b *broker) hold() func() {
-	return b.corkEngine()
-}
-
-// holdResult corks the connection while the messages of one translation
-// outside a burst (a timer, a reconnect's republish) are written, so they
-// share system calls; within a burst the burst's cork covers them.
-func (b *broker) holdResult(n int) func() {
-	if n < 2 {
-		return func() {}
-	}
-	return b.corkEngine()
-}
-
-// corkEngine corks the connection for the engine unless it holds a cork
-// already; the returned func releases it. publish drops the cork early when
-// a message takes the waiting way: a publisher waiting for a PUBACK must not
-// wait for the engine's cork too.
+// corkEngine corks the connection while the engine works through a burst
+// or one result, so its publications share system calls; the returned func
+// releases the cork. Nested calls (a result within a burst) do nothing. At
+// QoS 1 the cork is let go whenever the send window fills (see publishNow),
+// so under load a write carries up to a window's worth of packets. publish
+// drops the cork early when a message takes the waiting way: a publisher
+// waiting for a PUBACK must not wait for the engine's cork too.
 func (b *broker) corkEngine() func() {
 	c := b.conn.Load()
 	if c == nil || !b.engineCork.CompareAndSwap(nil, c) {
@@ -267,15 +250,16 @@ func (b *broker) runLatest(ctx context.Context, t *latestTable) {
 			// answers a packet that must have left.
 			b.send(ctx, m)
 		}
-		for _, topic := range topics {
-			t.sent(topic)
-		}
+		t.sent(topics...)
 	}
 }
 
 // waitForRoom waits, at most roomWait, until the send window is no longer
 // congested.
 func (b *broker) waitForRoom(ctx context.Context) {
+	if !b.congested() {
+		return
+	}
 	deadline := time.NewTimer(roomWait)
 	defer deadline.Stop()
 	for b.congested() {

@@ -119,21 +119,8 @@ func TestDaemon_FloodDoesNotStarveOthers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("publishes 100k messages")
 	}
-	b := mqtttest.StartBroker(t)
-	z2m := mqtttest.Connect(t, b.Addr, "fake-z2m")
-	var devices []map[string]any
-	if err := json.Unmarshal([]byte(readFile(t, "../../translate/testdata/light_devices.json")), &devices); err != nil {
-		t.Fatal(err)
-	}
-	quiet := map[string]any{}
-	for k, v := range devices[1] {
-		quiet[k] = v
-	}
-	const quietIEEE, quietName = "0x000d6ffffe00beef", "hall/lamp"
-	quiet["ieee_address"], quiet["friendly_name"] = quietIEEE, quietName
-	list, _ := json.Marshal(append(devices, quiet))
-	z2m.Publish("zigbee2mqtt/bridge/state", `{"state":"online"}`, true)
-	z2m.Publish("zigbee2mqtt/bridge/devices", string(list), true)
+	b, z2m := brokerWithLamps(t, 1) // the test lamp floods, "lamp 0" is quiet
+	const quietIEEE, quietName = "0x000d6ffffe000000", "lamp 0"
 	w := mqtttest.Connect(t, b.Addr, "watcher")
 	w.Subscribe(lampPrefix+"state", prefix+"devices/"+quietIEEE+"/state")
 	addr := freeAddr(t)

@@ -200,7 +200,7 @@ func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 			return
 		case <-d.broker.in.ready:
 			// Drain a burst (bounded, so timers and control still run).
-			release := d.broker.hold()
+			release := d.broker.corkEngine()
 			for i := 0; i < maxBurst; i++ {
 				msg, ok := d.broker.in.pop()
 				if !ok {
@@ -309,7 +309,7 @@ func bridgeState(e *translate.Engine) string {
 
 // apply publishes a result and logs its diagnostics.
 func (d *daemon) apply(ctx context.Context, res translate.Result) {
-	release := d.broker.holdResult(len(res.Publish))
+	release := d.broker.corkEngine()
 	for _, m := range res.Publish {
 		d.broker.publish(ctx, m)
 	}
