@@ -77,6 +77,12 @@ func (d *daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(&buf, "# HELP translator_inbound_dropped_total Device messages dropped because the waiting messages exceeded INBOUND_BUFFER_MB; the oldest message of the topic holding the most goes first.\n# TYPE translator_inbound_dropped_total counter\ntranslator_inbound_dropped_total %d\n", dropped)
 	fmt.Fprintf(&buf, "# HELP translator_state_key_superseded_total state/{key} values not sent because a newer value for the same topic replaced them while the publisher was behind.\n# TYPE translator_state_key_superseded_total counter\ntranslator_state_key_superseded_total %d\n", d.broker.superseded.Load())
 	fmt.Fprintf(&buf, "# HELP translator_publish_waited_total Messages that could not be sent at once and waited for a publisher: the connection was down, the broker did not acknowledge in time, or an earlier message was waiting.\n# TYPE translator_publish_waited_total counter\ntranslator_publish_waited_total %d\n", d.broker.waited.Load())
+	fmt.Fprintf(&buf, "# HELP translator_publish_waiting Messages queued for a publisher now (see translator_publish_waited_total).\n# TYPE translator_publish_waiting gauge\ntranslator_publish_waiting %d\n", d.broker.backlog.Load())
+	connected := 0
+	if d.broker.connected.Load() {
+		connected = 1
+	}
+	fmt.Fprintf(&buf, "# HELP translator_mqtt_connected 1 while connected to the broker (subscribed, status online), else 0.\n# TYPE translator_mqtt_connected gauge\ntranslator_mqtt_connected %d\n", connected)
 	fmt.Fprintf(&buf, "# HELP translator_publish_rejected_total QoS 1 publications the broker acknowledged with an error reason code (not authorised, quota exceeded, ...).\n# TYPE translator_publish_rejected_total counter\ntranslator_publish_rejected_total %d\n", d.broker.rejected.Load())
 	writeRuntimeMetrics(&buf)
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")

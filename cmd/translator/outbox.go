@@ -13,9 +13,10 @@ import (
 
 // fifoPublishers is how many publishers send the messages that cannot go
 // out at once (see publish): the connection is down, or the broker did not
-// acknowledge in time. A topic always goes through the same publisher, so
-// its messages stay in order; each waits for its PUBACK and retries after a
-// reconnect. latestPublishers send the state/{key} values that were not due
+// acknowledge in time, or an earlier message is still queued. A topic always
+// goes through the same publisher, so its messages stay in order; once
+// connected, a publisher drains its queue the direct way (see drainQueue).
+// latestPublishers send the state/{key} values that were not due
 // or not sent at once (see runLatest).
 const (
 	fifoPublishers   = 16
@@ -196,8 +197,7 @@ func (b *broker) startPublishers(ctx context.Context) {
 				case <-ctx.Done():
 					return
 				case m := <-ch:
-					b.send(ctx, m)
-					b.backlog.Add(-1)
+					b.drainQueue(ctx, ch, m)
 				}
 			}
 		}()
@@ -207,6 +207,31 @@ func (b *broker) startPublishers(ctx context.Context) {
 		t := newLatestTable()
 		b.latest[i] = t
 		go b.runLatest(ctx, t)
+	}
+}
+
+// drainQueue sends m and every message queued behind it. While connected
+// they are written without waiting for acknowledgements, as publish writes
+// them, and share a cork: a backlog drains at the speed of the direct way,
+// so a burst that began while something waited does not go one round trip
+// at a time. A message that cannot go that way is sent and waited for
+// outside the cork (the PUBACK it waits for answers a packet that must have
+// left), and retried after a reconnect.
+func (b *broker) drainQueue(ctx context.Context, ch <-chan translate.Message, m translate.Message) {
+	release := b.cork()
+	defer func() { release() }()
+	for {
+		if !b.connected.Load() || !b.publishNow(ctx, m) {
+			release()
+			release = func() {}
+			b.send(ctx, m)
+		}
+		b.backlog.Add(-1)
+		select {
+		case m = <-ch:
+		default:
+			return
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -105,5 +106,42 @@ func TestBroker_ConnectsWithoutSubscriptions(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if n := b.connects.Load(); n != 1 || !b.connected.Load() {
 		t.Errorf("%d connections, connected=%v; want 1 connection that stays up:\n%s", n, b.connected.Load(), logs)
+	}
+}
+
+// Messages queued behind a waiting one are written without waiting for each
+// acknowledgement, as the direct way writes them: with the broker paused,
+// all of them get in flight. A publisher that waited for every PUBACK kept
+// a burst that began while something waited on that slow way to its end.
+// Once the broker resumes they all arrive, in order.
+func TestBroker_QueueDrainsWithoutWaitingForAcknowledgements(t *testing.T) {
+	mb := mqtttest.StartBroker(t)
+	w := mqtttest.Connect(t, mb.Addr, "watcher")
+	w.Subscribe("test/#")
+	b, logs := startBroker(t, mb.Addr, mb.Port, "test/in/#")
+	const n = 10
+	b.backlog.Add(1) // as if a message waited on a FIFO publisher
+	mb.Pause()
+	for i := range n {
+		b.publish(context.Background(), translate.Message{Topic: "test/events", Payload: []byte(strconv.Itoa(i)), QoS: 1})
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for b.inflight.Load() < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	inflight := b.inflight.Load()
+	mb.Resume()
+	if inflight < n {
+		t.Errorf("%d of %d queued messages in flight while the broker did not acknowledge, want all", inflight, n)
+	}
+	w.WaitFor("test/events", func(m mqtttest.Msg) bool { return m.Payload == strconv.Itoa(n-1) }, 10*time.Second)
+	var got []string
+	for _, m := range w.Messages() {
+		if m.Topic == "test/events" {
+			got = append(got, m.Payload)
+		}
+	}
+	if want := "0 1 2 3 4 5 6 7 8 9"; strings.Join(got, " ") != want {
+		t.Errorf("received %q, want %q\n%s", got, want, logs)
 	}
 }

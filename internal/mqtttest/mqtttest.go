@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -53,16 +54,33 @@ func MosquittoPath() (string, error) {
 	return "", fmt.Errorf("mosquitto not found: install the Debian package mosquitto (.ci/run does)")
 }
 
-// StartBroker starts Mosquitto with persistence off and anonymous access on
-// a free port; extraConf lines are appended to its configuration. The
-// broker is stopped when the test ends.
+// StartBroker starts Mosquitto on a free port with persistence off,
+// anonymous access and room for a million messages queued per client;
+// extraConf lines are appended to its configuration. The broker is stopped
+// when the test ends, and its log is printed if the test failed.
 func StartBroker(t testing.TB, extraConf ...string) *Broker {
 	t.Helper()
 	b := &Broker{Port: FreePort(t), dir: t.TempDir(), t: t, extra: strings.Join(extraConf, "\n")}
 	b.Addr = "127.0.0.1:" + strconv.Itoa(b.Port)
 	b.start()
-	t.Cleanup(b.Stop)
+	t.Cleanup(func() {
+		b.Stop()
+		if t.Failed() {
+			b.printLog()
+		}
+	})
 	return b
+}
+
+// printLog puts the broker's log into the test output: its notices (a
+// client disconnected, outgoing messages dropped) explain many failures.
+func (b *Broker) printLog() {
+	log, err := os.ReadFile(b.logPath)
+	if err != nil {
+		b.t.Logf("mosquitto log: %v", err)
+		return
+	}
+	b.t.Logf("mosquitto log:\n%s", log)
 }
 
 func (b *Broker) start() {
@@ -72,7 +90,12 @@ func (b *Broker) start() {
 		b.t.Fatal(err)
 	}
 	conf := filepath.Join(b.dir, "mosquitto.conf")
-	body := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n%s\n", b.Port, b.extra)
+	// A per-client queue that never fills in a test: with Mosquitto's
+	// default of 1000 it drops messages for a test client that falls behind
+	// a burst on a busy machine, and the test would blame the translator.
+	// Not 0 (no limit): Mosquitto 2.0.11 then drops the connection of a
+	// client whose publication its ACL refused.
+	body := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 1000000\n%s\n", b.Port, b.extra)
 	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
 		b.t.Fatal(err)
 	}
@@ -103,6 +126,23 @@ func (b *Broker) Stop() {
 		_ = b.cmd.Process.Kill()
 		_, _ = b.cmd.Process.Wait()
 		b.cmd = nil
+	}
+}
+
+// Pause stops the broker process without closing its connections (SIGSTOP):
+// it reads nothing and acknowledges nothing until Resume.
+func (b *Broker) Pause() { b.signal(syscall.SIGSTOP) }
+
+// Resume continues a paused broker (SIGCONT).
+func (b *Broker) Resume() { b.signal(syscall.SIGCONT) }
+
+func (b *Broker) signal(sig syscall.Signal) {
+	b.t.Helper()
+	if b.cmd == nil || b.cmd.Process == nil {
+		b.t.Fatal("signal a broker that is not running")
+	}
+	if err := b.cmd.Process.Signal(sig); err != nil {
+		b.t.Fatalf("signal mosquitto: %v", err)
 	}
 }
 
