@@ -93,6 +93,7 @@ func (d *daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 // (live heap or goroutines growing) from memory the runtime merely keeps.
 var runtimeGauges = []struct{ name, sample, help string }{
 	{"go_goroutines", "/sched/goroutines:goroutines", "Live goroutines."},
+	{"go_gomaxprocs", "/sched/gomaxprocs:threads", "Threads that may run Go code at once (GOMAXPROCS)."},
 	{"go_heap_live_bytes", "/gc/heap/live:bytes", "Heap memory occupied by live objects after the last GC."},
 	{"go_heap_objects_bytes", "/memory/classes/heap/objects:bytes", "Heap memory occupied by live and not-yet-swept objects."},
 	{"go_heap_free_bytes", "/memory/classes/heap/free:bytes", "Heap memory free and not yet returned to the OS."},

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -58,9 +59,21 @@ type daemon struct {
 // 1000 devices, 1000 msg/s: RSS 40 → 33 MB for a few percent more CPU.
 const defaultGCPercent = 50
 
+// defaultProcs replaces Go's GOMAXPROCS (one per CPU) for the daemon unless
+// GOMAXPROCS is set. The engine is one goroutine, and with a P per core each
+// message handed from the MQTT reader to the engine woke a sleeping thread
+// on another core: futex calls were a fifth of the CPU profile at 1000
+// msg/s. Measured at 1000 devices: CPU per message 15–33 % lower, and `max`
+// at QoS 0 0.29 → 0.37 of passthrough. The other cores stay free for the
+// broker and Zigbee2MQTT.
+const defaultProcs = 1
+
 func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(defaultProcs)
 	}
 	fs := newFlagSet("run")
 	if err := fs.Parse(args); err != nil {

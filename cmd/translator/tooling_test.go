@@ -104,6 +104,16 @@ func TestDaemon_CoverageAndExplain(t *testing.T) {
 	}
 }
 
+// The daemon runs on one P unless GOMAXPROCS says otherwise.
+func TestDaemon_GOMAXPROCSIsHonoured(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	setup(t, minimalInstance, "GOMAXPROCS=3", "HTTP_ADDR="+addr)
+	if v := waitMetric(t, addr, "go_gomaxprocs", func(float64) bool { return true }); v != 3 {
+		t.Errorf("go_gomaxprocs = %v with GOMAXPROCS=3, want 3", v)
+	}
+}
+
 func TestDaemon_MetricsAndHealth(t *testing.T) {
 	_, z2m, w, p := setup(t, minimalInstance)
 	z2m.Publish("zigbee2mqtt/"+lampName, `{"state":"ON"}`, false)
@@ -127,6 +137,8 @@ func TestDaemon_MetricsAndHealth(t *testing.T) {
 		`translator_translation_latency_seconds_count`,
 		`translator_mqtt_reconnects_total 0`,
 		`translator_upstream_restarts_total 0`,
+		`translator_mqtt_connected 1`,
+		`go_gomaxprocs 1`, // the daemon's default, see TestDaemon_GOMAXPROCSIsHonoured
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
