@@ -203,16 +203,25 @@ func payloadIs(s string) func(mqtttest.Msg) bool {
 // everything, and the translator.
 func setup(t *testing.T, instance string, env ...string) (*mqtttest.Broker, *mqtttest.Client, *mqtttest.Client, *proc) {
 	t.Helper()
-	b := mqtttest.StartBroker(t)
-	z2m := mqtttest.Connect(t, b.Addr, "fake-z2m")
-	z2m.Publish("zigbee2mqtt/bridge/state", `{"state":"online"}`, true)
-	z2m.Publish("zigbee2mqtt/bridge/devices", readFile(t, "../../translate/testdata/light_devices.json"), true)
+	b, z2m := brokerWithDevices(t, readFile(t, "../../translate/testdata/light_devices.json"))
 	w := mqtttest.Connect(t, b.Addr, "watcher")
 	w.Subscribe("IoT2mqtt/#", "zigbee2mqtt/#")
 	p := startTranslator(t, b, instance, env...)
 	w.WaitFor(prefix+"status", payloadIs("online"), 10*time.Second)
 	w.WaitFor(prefix+"meta/devices_list", func(m mqtttest.Msg) bool { return strings.Contains(m.Payload, lampIEEE) }, 5*time.Second)
 	return b, z2m, w, p
+}
+
+// brokerWithDevices starts a broker (with extraConf) holding an online
+// bridge and devices as the retained device list; it returns the broker and
+// the client playing Zigbee2MQTT.
+func brokerWithDevices(t *testing.T, devices string, extraConf ...string) (*mqtttest.Broker, *mqtttest.Client) {
+	t.Helper()
+	b := mqtttest.StartBroker(t, extraConf...)
+	z2m := mqtttest.Connect(t, b.Addr, "fake-z2m")
+	z2m.Publish("zigbee2mqtt/bridge/state", `{"state":"online"}`, true)
+	z2m.Publish("zigbee2mqtt/bridge/devices", devices, true)
+	return b, z2m
 }
 
 func TestDaemon_LightEndToEnd(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 // out at once (see publish): the connection is down, or the broker did not
 // acknowledge in time, or an earlier message is still queued. A topic always
 // goes through the same publisher, so its messages stay in order; once
-// connected, a publisher drains its queue the direct way (see drainQueue).
+// connected, a publisher drains its queue the direct way (see publishBatch).
 // latestPublishers send the state/{key} values that were not due
 // or not sent at once (see runLatest).
 const (
@@ -93,20 +93,23 @@ var tryOnly = func() context.Context {
 }()
 
 // publishNow writes m without waiting for an acknowledgement; false when it
-// could not be sent (no connection, or no room in the session for
+// could not be sent (not connected, or no room in the session for
 // publishTimeout) and must go the waiting way. A QoS 1 message that is in
 // the session counts as sent even when the write fails: the session resends
 // it after the reconnect.
 func (b *broker) publishNow(ctx context.Context, m translate.Message) bool {
+	// Load the connection before checking that it is up: a connection dialled
+	// later is only used once connected says it completed its CONNECT.
+	c := b.conn.Load()
+	if !b.connected.Load() {
+		return false
+	}
 	p := &paho.Publish{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain}
 	if m.QoS == 0 {
 		_, err := b.cm.Publish(ctx, p)
 		return err == nil
 	}
-	// Load the connection before checking that it is up: a connection dialled
-	// later is only used once connected says it completed its CONNECT.
-	c := b.conn.Load()
-	if c == nil || !b.connected.Load() {
+	if c == nil {
 		return false
 	}
 	pb := p.Packet()
@@ -191,13 +194,25 @@ func (b *broker) startPublishers(ctx context.Context) {
 	for i := range b.out {
 		ch := make(chan translate.Message, fifoDepth)
 		b.out[i] = ch
+		// A publisher drains its whole queue in one batch, so a backlog goes
+		// out at the speed of the direct way: a burst that began while
+		// something waited does not go one round trip at a time.
+		queued := func() (translate.Message, bool) {
+			b.backlog.Add(-1) // for the message just sent
+			select {
+			case m := <-ch:
+				return m, true
+			default:
+				return translate.Message{}, false
+			}
+		}
 		go func() {
 			for {
 				select {
 				case <-ctx.Done():
 					return
 				case m := <-ch:
-					b.drainQueue(ctx, ch, m)
+					b.publishBatch(ctx, m, queued)
 				}
 			}
 		}()
@@ -210,29 +225,22 @@ func (b *broker) startPublishers(ctx context.Context) {
 	}
 }
 
-// drainQueue sends m and every message queued behind it. While connected
-// they are written without waiting for acknowledgements, as publish writes
-// them, and share a cork: a backlog drains at the speed of the direct way,
-// so a burst that began while something waited does not go one round trip
-// at a time. A message that cannot go that way is sent and waited for
-// outside the cork (the PUBACK it waits for answers a packet that must have
-// left), and retried after a reconnect.
-func (b *broker) drainQueue(ctx context.Context, ch <-chan translate.Message, m translate.Message) {
+// publishBatch sends m and each message next yields under one cork, the
+// way publish writes them: without waiting for acknowledgements. A message
+// that cannot go that way (see publishNow) takes the waiting way, retried
+// after a reconnect; the cork is let go first, since the PUBACK it waits for
+// answers a packet that must have left, and the rest of the batch goes
+// uncorked.
+func (b *broker) publishBatch(ctx context.Context, m translate.Message, next func() (translate.Message, bool)) {
 	release := b.cork()
-	defer func() { release() }()
-	for {
-		if !b.connected.Load() || !b.publishNow(ctx, m) {
+	for ok := true; ok; m, ok = next() {
+		if !b.publishNow(ctx, m) {
 			release()
 			release = func() {}
 			b.send(ctx, m)
 		}
-		b.backlog.Add(-1)
-		select {
-		case m = <-ch:
-		default:
-			return
-		}
 	}
+	release()
 }
 
 // roomWait bounds how long a last-value publisher waits for room in the
@@ -242,39 +250,29 @@ const roomWait = time.Second
 
 // runLatest sends the due last-value messages of t until ctx ends. It waits
 // while the send window is congested, so under load values coalesce in the
-// table, then sends every due value while there is room, sharing writes.
-// A topic counts as sending until its write has left the cork, so the
-// engine's claim cannot overtake it.
+// table, then sends due values in one batch until the window is congested
+// again. A topic counts as sending until its write has left the cork, so
+// the engine's claim cannot overtake it.
 func (b *broker) runLatest(ctx context.Context, t *latestTable) {
 	var topics []string
+	due := func() (translate.Message, bool) {
+		if b.congested() {
+			return translate.Message{}, false
+		}
+		m, ok, _ := t.takeLatest(time.Now())
+		if ok {
+			topics = append(topics, m.Topic)
+		}
+		return m, ok
+	}
 	for {
 		m, ok := t.next(ctx)
 		if !ok {
 			return
 		}
 		b.waitForRoom(ctx)
-		topics = topics[:0]
-		failed := false
-		release := b.cork()
-		for {
-			topics = append(topics, m.Topic)
-			if !b.direct() || !b.publishNow(ctx, m) {
-				failed = true
-				break
-			}
-			if b.congested() {
-				break
-			}
-			if m, ok, _ = t.takeLatest(time.Now()); !ok {
-				break
-			}
-		}
-		release()
-		if failed {
-			// The waiting way, outside the cork: the PUBACK it waits for
-			// answers a packet that must have left.
-			b.send(ctx, m)
-		}
+		topics = append(topics[:0], m.Topic)
+		b.publishBatch(ctx, m, due)
 		t.sent(topics...)
 	}
 }

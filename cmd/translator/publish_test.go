@@ -59,12 +59,12 @@ func startBroker(t *testing.T, addr string, port int, subs ...string) (*broker, 
 	return b, logs
 }
 
-// A message that takes the waiting way (here: an earlier message is still
-// waiting on a FIFO publisher) is sent outside every cork: its publisher
-// waits for a PUBACK, which cannot come while the packet sits in a cork. A
-// last-value message is sent by its table's publisher after uncorking; a
-// FIFO message drops the engine's cork. Either mistake stalled the message
-// for publishTimeout, again on every retry.
+// A message that takes the waiting way (here: the connection is not
+// confirmed yet) is sent outside every cork: its publisher waits for a
+// PUBACK, which cannot come while the packet sits in a cork. A last-value
+// message is sent by its table's publisher after uncorking; a FIFO message
+// drops the engine's cork. Either mistake stalled the message for
+// publishTimeout, again on every retry.
 func TestBroker_WaitingWayIsNotCorked(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -85,7 +85,7 @@ func TestBroker_WaitingWayIsNotCorked(t *testing.T) {
 				release := b.corkEngine()
 				defer release()
 			}
-			b.backlog.Add(1) // as if a message waited on a FIFO publisher
+			b.connected.Store(false) // as between CONNACK and status online
 			b.publish(context.Background(), tt.msg)
 			w.WaitFor(tt.msg.Topic, func(m mqtttest.Msg) bool { return m.Payload == string(tt.msg.Payload) }, 10*time.Second)
 			if strings.Contains(logs.String(), "publish failed") {

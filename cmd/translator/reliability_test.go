@@ -119,7 +119,7 @@ func TestDaemon_FloodDoesNotStarveOthers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("publishes 100k messages")
 	}
-	b, z2m := brokerWithLamps(t, 1) // the test lamp floods, "lamp 0" is quiet
+	b, z2m := brokerWithDevices(t, manyLamps(t, 1)) // the test lamp floods, "lamp 0" is quiet
 	const quietIEEE, quietName = "0x000d6ffffe000000", "lamp 0"
 	w := mqtttest.Connect(t, b.Addr, "watcher")
 	w.Subscribe(lampPrefix+"state", prefix+"devices/"+quietIEEE+"/state")
@@ -268,7 +268,7 @@ func TestDaemon_SlowUpstreamStartIsNotRestarted(t *testing.T) {
 func TestDaemon_RepublishOfManyDevicesIsNotHeldBack(t *testing.T) {
 	t.Parallel()
 	const n = 60
-	b, z2m := brokerWithLamps(t, n)
+	b, z2m := brokerWithDevices(t, manyLamps(t, n))
 	addr := freeAddr(t)
 	startTranslator(t, b, minimalInstance, "LOG_LEVEL=WARNING", "HTTP_ADDR="+addr)
 	waitMetric(t, addr, "translator_publish_waited_total", func(float64) bool { return true })
@@ -316,10 +316,7 @@ func TestDaemon_RefusedPublicationIsCountedNotRetried(t *testing.T) {
 	if err := os.WriteFile(acl, []byte("topic readwrite #\ntopic deny "+refusedTopic+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b := mqtttest.StartBroker(t, "acl_file "+acl)
-	z2m := mqtttest.Connect(t, b.Addr, "fake-z2m")
-	z2m.Publish("zigbee2mqtt/bridge/state", `{"state":"online"}`, true)
-	z2m.Publish("zigbee2mqtt/bridge/devices", readFile(t, "../../translate/testdata/light_devices.json"), true)
+	b, z2m := brokerWithDevices(t, readFile(t, "../../translate/testdata/light_devices.json"), "acl_file "+acl)
 	w := mqtttest.Connect(t, b.Addr, "watcher")
 	w.Subscribe(lampPrefix + "#")
 	addr := freeAddr(t)
@@ -341,18 +338,6 @@ func TestDaemon_RefusedPublicationIsCountedNotRetried(t *testing.T) {
 	if n := strings.Count(p.Output(), "the broker refused a publication"); n != 1 {
 		t.Errorf("refusal logged %d times, want once", n)
 	}
-}
-
-// brokerWithLamps starts a broker holding an online bridge and a retained
-// device list with n lamps (see manyLamps); it returns the broker and the
-// client playing Zigbee2MQTT.
-func brokerWithLamps(t *testing.T, n int) (*mqtttest.Broker, *mqtttest.Client) {
-	t.Helper()
-	b := mqtttest.StartBroker(t)
-	z2m := mqtttest.Connect(t, b.Addr, "fake-z2m")
-	z2m.Publish("zigbee2mqtt/bridge/state", `{"state":"online"}`, true)
-	z2m.Publish("zigbee2mqtt/bridge/devices", manyLamps(t, n), true)
-	return b, z2m
 }
 
 // publishLampStates sends lamp i the state ON with brightness 100+i.
@@ -389,7 +374,7 @@ func manyLamps(t *testing.T, n int) string {
 func TestDaemon_RetainedStatesAtStartupReachKeyTopics(t *testing.T) {
 	t.Parallel()
 	const n = 30
-	b, z2m := brokerWithLamps(t, n)
+	b, z2m := brokerWithDevices(t, manyLamps(t, n))
 	publishLampStates(z2m, n, true)
 	w := mqtttest.Connect(t, b.Addr, "watcher")
 	w.Subscribe(prefix + "devices/+/state/brightness")
