@@ -49,6 +49,10 @@ func main() {
 	}
 	err := Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	if f, err := os.Create(os.Getenv("TRANSLATOR_MEMPROFILE")); err == nil { // opt-in, for benchmarks
+		_ = pprof.Lookup("allocs").WriteTo(f, 0)
+		f.Close()
+	}
 	var ue usageError
 	var ee exitError
 	switch {

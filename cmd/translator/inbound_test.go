@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"runtime"
+	"testing"
+
+	"github.com/eclipse/paho.golang/packets"
+)
+
+// statePublish encodes the PUBLISH a Zigbee2MQTT light state arrives in.
+func statePublish(t testing.TB, qos byte) (wire []byte, topic string, payload []byte) {
+	t.Helper()
+	topic = "zigbee2mqtt/living_room_lamp"
+	payload = []byte(`{"state":"ON","brightness":200,"color_temp":350,"color_mode":"color_temp",` +
+		`"linkquality":120,"update":{"state":"idle","installed_version":1,"latest_version":1},` +
+		`"last_seen":"2026-11-25T03:33:42.000Z"}`)
+	p := &packets.Publish{Topic: topic, Payload: payload, QoS: qos, Properties: &packets.Properties{}}
+	if qos > 0 {
+		p.PacketID = 7
+	}
+	var b bytes.Buffer
+	if _, err := p.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes(), topic, payload
+}
+
+// The MQTT client under the daemon is paho.golang with a patched packet
+// decoder (third_party/paho.golang/PATCHES.md). These tests fail if an
+// update of that dependency loses the patch or breaks decoding.
+func TestInboundPublish_Decodes(t *testing.T) {
+	for _, qos := range []byte{0, 1} {
+		wire, topic, payload := statePublish(t, qos)
+		cp, err := packets.ReadPacket(bytes.NewReader(wire))
+		if err != nil {
+			t.Fatalf("qos %d: %v", qos, err)
+		}
+		p, ok := cp.Content.(*packets.Publish)
+		if !ok {
+			t.Fatalf("qos %d: got %T, want *packets.Publish", qos, cp.Content)
+		}
+		if p.Topic != topic || !bytes.Equal(p.Payload, payload) || p.QoS != qos {
+			t.Errorf("qos %d: got topic %q qos %d payload %q, want %q %d %q", qos, p.Topic, p.QoS, p.Payload, topic, qos, payload)
+		}
+		if qos == 1 && p.PacketID != 7 {
+			t.Errorf("packet id: got %d, want 7", p.PacketID)
+		}
+	}
+}
+
+func TestInboundPublish_TruncatedIsAnError(t *testing.T) {
+	wire, _, _ := statePublish(t, 1)
+	for _, cut := range []int{1, 2, 5, 20, len(wire) - 1} {
+		if _, err := packets.ReadPacket(bytes.NewReader(wire[:cut])); !errors.Is(err, io.EOF) {
+			t.Errorf("%d of %d bytes: got %v, want io.EOF", cut, len(wire), err)
+		}
+	}
+	// A topic length that runs past the end of the packet body.
+	bad := []byte{0x30, 4, 0, 9, 'a', 'b'}
+	if _, err := packets.ReadPacket(bytes.NewReader(bad)); !errors.Is(err, io.EOF) {
+		t.Errorf("topic longer than the body: got %v, want io.EOF", err)
+	}
+}
+
+// TestInboundPublish_AllocatesLittle counts the bytes allocated to decode a
+// 234-byte state message. paho.golang v0.23.0 as released allocates 4.7 KB
+// for it (bytes.Buffer growth in io.CopyN, for the body and the topic, and
+// io.ReadAll for the payload); the patched decoder allocates the body once
+// plus the topic and a few small structs, 0.85 KB.
+func TestInboundPublish_AllocatesLittle(t *testing.T) {
+	wire, _, _ := statePublish(t, 1)
+	r := bytes.NewReader(wire)
+	decode := func() {
+		r.Reset(wire)
+		if _, err := packets.ReadPacket(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	decode()
+	const n = 200
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		decode()
+	}
+	runtime.ReadMemStats(&after)
+	perPacket := int(after.TotalAlloc-before.TotalAlloc) / n
+	if limit := len(wire) + 1024; perPacket > limit {
+		t.Errorf("decoding a %d-byte PUBLISH allocated %d bytes, want at most %d", len(wire), perPacket, limit)
+	}
+}
