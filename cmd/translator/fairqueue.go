@@ -31,9 +31,10 @@ type fairQueue struct {
 	ready   chan struct{} // signalled when a message is pushed
 }
 
-// topicQueue is one topic's FIFO. Payloads are private copies of exactly
-// their length: the MQTT client's read buffers are larger and would pin
-// memory while a burst waits.
+// topicQueue is one topic's FIFO. It keeps the pushed payloads as they are:
+// the MQTT client decodes every packet into a buffer of its own, of the
+// packet's size (inbound_test.go checks both), so a waiting burst pins no
+// larger read buffers and nothing overwrites a payload.
 type topicQueue struct {
 	topic string
 	keep  bool
@@ -89,7 +90,8 @@ func (q *fairQueue) signal() {
 	}
 }
 
-// push adds a message; it never blocks.
+// push adds a message; it never blocks. The queue takes the payload over:
+// the caller must not change it afterwards.
 func (q *fairQueue) push(m translate.Message) {
 	q.mu.Lock()
 	t := q.queues[m.Topic]
@@ -100,7 +102,7 @@ func (q *fairQueue) push(m translate.Message) {
 	if t.pending() == 0 {
 		q.ring = append(q.ring, t)
 	}
-	qm := queuedMessage{payload: append([]byte(nil), m.Payload...), qos: m.QoS, retain: m.Retain}
+	qm := queuedMessage{payload: m.Payload, qos: m.QoS, retain: m.Retain}
 	c := t.cost(qm)
 	t.msgs = append(t.msgs, qm)
 	t.bytes += c

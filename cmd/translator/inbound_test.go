@@ -65,6 +65,28 @@ func TestInboundPublish_TruncatedIsAnError(t *testing.T) {
 	}
 }
 
+// The inbound queue keeps decoded payloads without copying them, so the
+// decoder must give every packet a buffer of its own and keep no reference
+// to it.
+func TestInboundPublish_PayloadIsNotReused(t *testing.T) {
+	wire, _, payload := statePublish(t, 1)
+	other := bytes.ReplaceAll(wire, []byte(`"ON"`), []byte(`"NO"`))
+	r := bytes.NewReader(append(append([]byte(nil), wire...), other...))
+	first, err := packets.ReadPacket(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := packets.ReadPacket(r); err != nil {
+		t.Fatal(err)
+	}
+	if got := first.Content.(*packets.Publish).Payload; !bytes.Equal(got, payload) {
+		t.Errorf("first payload after decoding a second packet: got %q, want %q", got, payload)
+	}
+	if got := cap(first.Content.(*packets.Publish).Payload); got > len(wire) {
+		t.Errorf("payload buffer capacity %d exceeds the %d-byte packet", got, len(wire))
+	}
+}
+
 // TestInboundPublish_AllocatesLittle counts the bytes allocated to decode a
 // 234-byte state message. paho.golang v0.23.0 as released allocates 4.7 KB
 // for it (bytes.Buffer growth in io.CopyN, for the body and the topic, and
