@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
 	"time"
 
@@ -46,6 +47,10 @@ func main() {
 	if f, err := os.Create(os.Getenv("TRANSLATOR_CPUPROFILE")); err == nil { // opt-in, for benchmarks
 		_ = pprof.StartCPUProfile(f)
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	if f, err := os.Create(os.Getenv("TRANSLATOR_TRACE")); err == nil { // opt-in, for benchmarks
+		_ = trace.Start(f)
+		defer func() { trace.Stop(); f.Close() }()
 	}
 	err := Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

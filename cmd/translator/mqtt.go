@@ -36,7 +36,9 @@ type broker struct {
 	// publications enter it directly (see publishNow) and their
 	// acknowledgements arrive on acks.
 	session *state.State
-	acks    chan packets.ControlPacket
+	// store holds the session's packets, encoded; publishNow writes them.
+	store *packetStore
+	acks  chan packets.ControlPacket
 	// backlog counts messages on the waiting path (FIFO publishers, retries):
 	// while any wait, new messages queue behind them instead of overtaking.
 	backlog atomic.Int64
@@ -72,11 +74,13 @@ func keepTopic(topic string) bool {
 }
 
 func newBroker(cfg *Config, log zerolog.Logger, statusTopic string, subs, sweepSubs []string) *broker {
+	store := newPacketStore()
 	return &broker{
+		store:       store,
+		session:     state.New(store, newPacketStore()),
 		cfg:         cfg,
 		log:         log,
 		in:          newFairQueue(cfg.InboundBufferBytes, keepTopic),
-		session:     state.NewInMemory(),
 		acks:        make(chan packets.ControlPacket, 1024),
 		events:      make(chan brokerEvent, 16),
 		statusTopic: statusTopic,

@@ -135,7 +135,13 @@ func (b *broker) publishNow(ctx context.Context, m translate.Message) bool {
 		}
 	}
 	b.inflight.Add(1)
-	if _, err := pb.WriteTo(c); err != nil {
+	var err error
+	if enc := b.store.encoded(pb.PacketID); enc != nil { // as the session encoded it
+		_, err = c.Write(enc)
+	} else {
+		_, err = pb.WriteTo(c)
+	}
+	if err != nil {
 		b.log.Debug().Err(err).Str("topic", m.Topic).Msg("write failed; the session resends after the reconnect")
 	}
 	return true

@@ -364,13 +364,8 @@ func (s *State) AddToSession(ctx context.Context, packet session.Packet, resp ch
 	s.mu.Unlock()
 
 	// If the connection drops while waiting we should abort
-	go func() {
-		select {
-		case <-connCtx.Done():
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	stop := context.AfterFunc(connCtx, cancel)
+	defer stop()
 
 	pt := packet.Type()
 

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+
+	"github.com/eclipse/paho.golang/packets"
+)
+
+// packetStore keeps the encoded packets of the MQTT session in memory, as
+// paho's memory store does, and lets publishNow write a stored PUBLISH as
+// it is: the session encodes every QoS 1 message for the store anyway, so
+// encoding it a second time for the connection would be wasted work. Each
+// packet gets one buffer of about its final size.
+type packetStore struct {
+	mu   sync.Mutex
+	data map[uint16]storedPacket
+	seq  uint64 // order of Put, for List
+}
+
+type storedPacket struct {
+	seq   uint64
+	bytes []byte
+}
+
+func newPacketStore() *packetStore {
+	return &packetStore{data: map[uint16]storedPacket{}}
+}
+
+// appendWriter collects what a packet's WriteTo writes.
+type appendWriter []byte
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	*w = append(*w, p...)
+	return len(p), nil
+}
+
+// Put stores the encoded packet under its identifier.
+func (s *packetStore) Put(id uint16, _ byte, w io.WriterTo) error {
+	size := 64
+	if p, ok := w.(*packets.Publish); ok {
+		size += len(p.Topic) + len(p.Payload)
+	}
+	buf := make(appendWriter, 0, size)
+	if _, err := w.WriteTo(&buf); err != nil {
+		return fmt.Errorf("encode packet %d for the session: %w", id, err)
+	}
+	s.mu.Lock()
+	s.seq++
+	s.data[id] = storedPacket{seq: s.seq, bytes: buf}
+	s.mu.Unlock()
+	return nil
+}
+
+// encoded returns the stored bytes of packet id; nil when it is not stored.
+// The caller must not change them.
+func (s *packetStore) encoded(id uint16) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.data[id].bytes
+}
+
+// Get returns a reader over the stored packet.
+func (s *packetStore) Get(id uint16) (io.ReadCloser, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.data[id]
+	if !ok {
+		return nil, fmt.Errorf("packet %d is not in the session store", id)
+	}
+	return io.NopCloser(bytes.NewReader(p.bytes)), nil
+}
+
+// Delete removes packet id.
+func (s *packetStore) Delete(id uint16) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.data[id]; !ok {
+		return fmt.Errorf("delete packet %d: not in the session store", id)
+	}
+	delete(s.data, id)
+	return nil
+}
+
+// Quarantine drops a packet the session found corrupt.
+func (s *packetStore) Quarantine(id uint16) error { return s.Delete(id) }
+
+// List returns the stored identifiers in the order they were put.
+func (s *packetStore) List() ([]uint16, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]uint16, 0, len(s.data))
+	for id := range s.data {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b uint16) int {
+		x, y := s.data[a].seq, s.data[b].seq
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	})
+	return ids, nil
+}
+
+// Reset deletes every stored packet.
+func (s *packetStore) Reset() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.data)
+	return nil
+}
