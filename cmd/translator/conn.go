@@ -22,7 +22,7 @@ func dialBuffered(ctx context.Context, cc autopaho.ClientConfig, u *url.URL) (*b
 	if err != nil {
 		return nil, err
 	}
-	c := withQuickAck(tcp)
+	c := withRawIO(tcp)
 	if u.Scheme == "tls" {
 		tc := tls.Client(c, cc.TlsCfg)
 		if err := tc.HandshakeContext(ctx); err != nil {

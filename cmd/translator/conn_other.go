@@ -4,4 +4,4 @@ package main
 
 import "net"
 
-func withQuickAck(c net.Conn) net.Conn { return c }
+func withRawIO(c net.Conn) net.Conn { return c }

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// The raw-system-call connection behaves like the net.Conn it wraps: data
+// arrives whole and in order both ways, a write larger than the socket
+// buffers waits for the peer to read, a closed peer reads as io.EOF, and a
+// read deadline still ends a read.
+func TestRawConn_BehavesLikeTheTCPConnection(t *testing.T) {
+	client, server := tcpPair(t)
+	c := withRawIO(client)
+	if _, ok := c.(*rawConn); !ok {
+		t.Fatalf("withRawIO(TCP) = %T, want *rawConn", c)
+	}
+
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<18) // 4 MiB: more than the socket buffers take
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(server, int64(len(big))))
+		got <- b
+	}()
+	if n, err := c.Write(big); err != nil || n != len(big) {
+		t.Fatalf("Write: n=%d err=%v, want %d, nil", n, err, len(big))
+	}
+	if b := <-got; !bytes.Equal(b, big) {
+		t.Fatalf("peer read %d bytes, not the %d written", len(b), len(big))
+	}
+
+	if _, err := server.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	if n, err := io.ReadAtLeast(c, buf, 5); err != nil || string(buf[:n]) != "hello" {
+		t.Fatalf("Read: %q, %v; want hello", buf[:n], err)
+	}
+
+	if err := c.SetReadDeadline(time.Now().Add(50 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	var ne net.Error
+	if _, err := c.Read(buf); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("Read past the deadline: got %v, want a timeout", err)
+	}
+	_ = c.SetReadDeadline(time.Time{})
+
+	server.Close()
+	if _, err := c.Read(buf); !errors.Is(err, io.EOF) {
+		t.Fatalf("Read after the peer closed: got %v, want io.EOF", err)
+	}
+	if _, err := c.Write(bytes.Repeat([]byte("x"), 1<<20)); err == nil {
+		// The first write after a close may still be accepted by the kernel.
+		if _, err := c.Write([]byte("x")); err == nil {
+			t.Errorf("writes to a closed peer kept succeeding")
+		}
+	}
+}
