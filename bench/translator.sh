@@ -10,6 +10,8 @@
 #   BENCH_STATE_KEY_TOPICS  true (default, like the daemon) or false: the instance
 #                           JSON's state_key_topics (per-key state/{key} topics).
 #   TRANSLATOR_CPUPROFILE   passed through: write a CPU profile there on exit.
+#   TRANSLATOR_MEMPROFILE   passed through: write an allocation profile there on exit.
+#   TRANSLATOR_TRACE        passed through: write a runtime trace there (go tool trace).
 #
 # Example (from ../shared/bench):
 #   ./run.sh --translator "$PWD/../../main/bench/translator.sh" --name translator
