@@ -54,9 +54,8 @@ type bufConn struct {
 	net.Conn
 	r *bufio.Reader
 
-	mu     sync.Mutex // paho's per-packet lock
-	locked bool
-	pkt    []byte // the packet being assembled under mu
+	mu  sync.Mutex // paho's per-packet lock
+	pkt []byte     // the packet being assembled under mu
 
 	wmu     sync.Mutex
 	wcond   *sync.Cond // signalled when pending shrinks or err is set
@@ -98,26 +97,34 @@ func newBufConn(c net.Conn) *bufConn {
 
 func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
-func (c *bufConn) Lock() { c.mu.Lock(); c.locked = true }
+func (c *bufConn) Lock() { c.mu.Lock() }
 
 func (c *bufConn) Unlock() {
 	if len(c.pkt) > 0 { // never expected: a packet shorter than its header says
 		_ = c.appendPending(c.pkt)
 	}
 	c.resetPkt()
-	c.locked = false
 	c.mu.Unlock()
 	c.writePending(false)
 }
 
-func (c *bufConn) Write(p []byte) (int, error) {
-	if !c.locked {
-		if err := c.appendPending(p); err != nil {
-			return 0, err
-		}
-		c.writePending(false)
-		return len(p), c.writeErr()
+// writePacket writes one complete encoded packet. It takes paho's packet
+// lock, so it never lands inside a packet another goroutine is assembling.
+func (c *bufConn) writePacket(p []byte) error {
+	c.mu.Lock()
+	err := c.appendPending(p)
+	c.mu.Unlock()
+	if err != nil {
+		return err
 	}
+	c.writePending(false)
+	return c.writeErr()
+}
+
+// Write takes a piece of a packet; the caller holds Lock, as paho does for
+// every packet it writes (whole packets from elsewhere go through
+// writePacket).
+func (c *bufConn) Write(p []byte) (int, error) {
 	c.pkt = append(c.pkt, p...)
 	if n, ok := packetLen(c.pkt); !ok || len(c.pkt) < n {
 		return len(p), nil

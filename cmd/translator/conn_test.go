@@ -53,8 +53,20 @@ func writePacket(c *bufConn, topic, payload string) error {
 	return nil
 }
 
-// Packets written from several goroutines arrive whole, in order per
-// writer, and Close sends what is still pending.
+// writeEncoded writes a PUBLISH the way publishNow does: encoded whole
+// beforehand, then handed over in one call.
+func writeEncoded(c *bufConn, topic, payload string) error {
+	p := &packets.Publish{Topic: topic, Payload: []byte(payload)}
+	var b bytes.Buffer
+	if _, err := p.WriteTo(&b); err != nil {
+		return err
+	}
+	return c.writePacket(b.Bytes())
+}
+
+// Packets written from several goroutines, some in pieces under paho's lock
+// and some whole, arrive whole, in order per writer, and Close sends what is
+// still pending.
 func TestBufConn_BatchesWholePacketsInOrder(t *testing.T) {
 	client, server := tcpPair(t)
 	c := newBufConn(client)
@@ -62,10 +74,14 @@ func TestBufConn_BatchesWholePacketsInOrder(t *testing.T) {
 	var wg sync.WaitGroup
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
+		write := writePacket
+		if w%2 == 1 {
+			write = writeEncoded
+		}
 		go func() {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
-				if err := writePacket(c, fmt.Sprintf("w%d", w), fmt.Sprint(i)); err != nil {
+				if err := write(c, fmt.Sprintf("w%d", w), fmt.Sprint(i)); err != nil {
 					t.Error(err)
 					return
 				}

@@ -137,7 +137,7 @@ func (b *broker) publishNow(ctx context.Context, m translate.Message) bool {
 	b.inflight.Add(1)
 	var err error
 	if enc := b.store.encoded(pb.PacketID); enc != nil { // as the session encoded it
-		_, err = c.Write(enc)
+		err = c.writePacket(enc)
 	} else {
 		_, err = pb.WriteTo(c)
 	}
