@@ -135,14 +135,12 @@ func (b *broker) publishNow(ctx context.Context, m translate.Message) bool {
 		}
 	}
 	b.inflight.Add(1)
-	var err error
-	if enc := b.store.encoded(pb.PacketID); enc != nil { // as the session encoded it
-		err = c.writePacket(enc)
-	} else {
-		_, err = pb.WriteTo(c)
-	}
-	if err != nil {
-		b.log.Debug().Err(err).Str("topic", m.Topic).Msg("write failed; the session resends after the reconnect")
+	// The bytes the session stored; none when a reconnect in between already
+	// resent the packet and it was acknowledged, or the session was reset.
+	if enc := b.store.encoded(pb.PacketID); enc != nil {
+		if err := c.writePacket(enc); err != nil {
+			b.log.Debug().Err(err).Str("topic", m.Topic).Msg("write failed; the session resends after the reconnect")
+		}
 	}
 	return true
 }

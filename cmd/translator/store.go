@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -30,27 +31,20 @@ func newPacketStore() *packetStore {
 	return &packetStore{data: map[uint16]storedPacket{}}
 }
 
-// appendWriter collects what a packet's WriteTo writes.
-type appendWriter []byte
-
-func (w *appendWriter) Write(p []byte) (int, error) {
-	*w = append(*w, p...)
-	return len(p), nil
-}
-
 // Put stores the encoded packet under its identifier.
 func (s *packetStore) Put(id uint16, _ byte, w io.WriterTo) error {
 	size := 64
 	if p, ok := w.(*packets.Publish); ok {
 		size += len(p.Topic) + len(p.Payload)
 	}
-	buf := make(appendWriter, 0, size)
+	var buf bytes.Buffer
+	buf.Grow(size)
 	if _, err := w.WriteTo(&buf); err != nil {
 		return fmt.Errorf("encode packet %d for the session: %w", id, err)
 	}
 	s.mu.Lock()
 	s.seq++
-	s.data[id] = storedPacket{seq: s.seq, bytes: buf}
+	s.data[id] = storedPacket{seq: s.seq, bytes: buf.Bytes()}
 	s.mu.Unlock()
 	return nil
 }
@@ -96,16 +90,7 @@ func (s *packetStore) List() ([]uint16, error) {
 	for id := range s.data {
 		ids = append(ids, id)
 	}
-	slices.SortFunc(ids, func(a, b uint16) int {
-		x, y := s.data[a].seq, s.data[b].seq
-		switch {
-		case x < y:
-			return -1
-		case x > y:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(ids, func(a, b uint16) int { return cmp.Compare(s.data[a].seq, s.data[b].seq) })
 	return ids, nil
 }
 
