@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -34,40 +35,80 @@ func withRawIO(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	return &rawConn{TCPConn: tc, rc: rc}
+	rw := &rawConn{TCPConn: tc, rc: rc}
+	rw.readFn, rw.writeFn = rw.rd.read, rw.wr.write
+	return rw
 }
 
+// rawConn keeps, per direction, the buffer and outcome of the call in
+// progress and a callback bound once: a closure per call allocated twice per
+// system call. The locks keep net.Conn's promise that concurrent calls are
+// safe; each direction has one caller at a time here anyway.
 type rawConn struct {
 	*net.TCPConn
-	rc syscall.RawConn
+	rc              syscall.RawConn
+	rmu, wmu        sync.Mutex
+	rd, wr          rawOp
+	readFn, writeFn func(fd uintptr) bool
+}
+
+// rawOp is one read or write: the bytes, how many were done, and the error.
+type rawOp struct {
+	p     []byte
+	n     int
+	errno syscall.Errno
+}
+
+// read reads once into p and asks for a quick ACK; false to wait for data.
+func (o *rawOp) read(fd uintptr) bool {
+	for {
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&o.p[0])), uintptr(len(o.p)))
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		case 0:
+			o.n = int(r)
+			if o.n > 0 {
+				one := int32(1)
+				_, _, _ = syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, fd, syscall.IPPROTO_TCP, syscall.TCP_QUICKACK,
+					uintptr(unsafe.Pointer(&one)), unsafe.Sizeof(one), 0)
+			}
+		}
+		o.errno = e
+		return true
+	}
+}
+
+// write writes the rest of p; false to wait for room in the socket.
+func (o *rawOp) write(fd uintptr) bool {
+	for o.n < len(o.p) {
+		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&o.p[o.n])), uintptr(len(o.p)-o.n))
+		switch e {
+		case 0:
+			o.n += int(r)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			o.errno = e
+			return true
+		}
+	}
+	return true
 }
 
 func (c *rawConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Read(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false
-			case 0:
-				n = int(r)
-				if n > 0 {
-					one := int32(1)
-					_, _, _ = syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, fd, syscall.IPPROTO_TCP, syscall.TCP_QUICKACK,
-						uintptr(unsafe.Pointer(&one)), unsafe.Sizeof(one), 0)
-				}
-			}
-			errno = e
-			return true
-		}
-	})
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.rd = rawOp{p: p}
+	err := c.rc.Read(c.readFn)
+	n, errno := c.rd.n, c.rd.errno
+	c.rd.p = nil
 	switch {
 	case err != nil:
 		return 0, err
@@ -80,26 +121,14 @@ func (c *rawConn) Read(p []byte) (int, error) {
 }
 
 func (c *rawConn) Write(p []byte) (int, error) {
-	written := 0
-	var errno syscall.Errno
-	err := c.rc.Write(func(fd uintptr) bool {
-		for written < len(p) {
-			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[written])), uintptr(len(p)-written))
-			switch e {
-			case 0:
-				written += int(r)
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false
-			default:
-				errno = e
-				return true
-			}
-		}
-		return true
-	})
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.wr = rawOp{p: p}
+	err := c.rc.Write(c.writeFn)
+	n, errno := c.wr.n, c.wr.errno
+	c.wr.p = nil
 	if err == nil && errno != 0 {
 		err = os.NewSyscallError("write", errno)
 	}
-	return written, err
+	return n, err
 }

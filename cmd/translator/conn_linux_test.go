@@ -61,3 +61,31 @@ func TestRawConn_BehavesLikeTheTCPConnection(t *testing.T) {
 		}
 	}
 }
+
+// Reads and writes allocate nothing: the callbacks are bound once per
+// connection (a closure per call allocated twice per system call).
+func TestRawConn_CallsDoNotAllocate(t *testing.T) {
+	client, server := tcpPair(t)
+	c := withRawIO(client)
+	msg, buf := []byte("hello"), make([]byte, 64)
+	peer := make([]byte, 64)
+	write := testing.AllocsPerRun(100, func() {
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(server, peer[:len(msg)]); err != nil {
+			t.Fatal(err)
+		}
+	})
+	read := testing.AllocsPerRun(100, func() {
+		if _, err := server.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf[:len(msg)]); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if write != 0 || read != 0 {
+		t.Errorf("allocations per call: write %v, read %v; want 0 and 0", write, read)
+	}
+}
