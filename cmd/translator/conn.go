@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
+	"github.com/eclipse/paho.golang/packets"
 )
 
 // dialBuffered connects like autopaho's default dialer (plain TCP, or TLS for
@@ -137,19 +138,70 @@ func (c *bufConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// writePublishQoS0 writes a QoS 0 PUBLISH (MQTT 5, no properties), encoded
+// straight into the pending bytes: no packet value, no intermediate buffer.
+// Like writePacket it takes paho's packet lock.
+func (c *bufConn) writePublishQoS0(topic string, payload []byte, retain bool) error {
+	c.mu.Lock()
+	c.wmu.Lock()
+	err := c.waitForRoom()
+	if err == nil {
+		c.pending = appendPublishQoS0(c.pending, topic, payload, retain)
+	}
+	c.wmu.Unlock()
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	c.writePending(false)
+	return c.writeErr()
+}
+
+// appendPublishQoS0 appends the MQTT 5 encoding of a QoS 0 PUBLISH without
+// properties: fixed header, topic, an empty property list, payload.
+func appendPublishQoS0(b []byte, topic string, payload []byte, retain bool) []byte {
+	header := byte(packets.PUBLISH << 4)
+	if retain {
+		header |= 1
+	}
+	rem := 2 + len(topic) + 1 + len(payload)
+	b = append(b, header)
+	for {
+		d := byte(rem % 128)
+		rem /= 128
+		if rem > 0 {
+			d |= 0x80
+		}
+		b = append(b, d)
+		if rem == 0 {
+			break
+		}
+	}
+	b = append(b, byte(len(topic)>>8), byte(len(topic)))
+	b = append(b, topic...)
+	b = append(b, 0) // property length
+	return append(b, payload...)
+}
+
 // appendPending adds b to the pending bytes, waiting while too much is
 // pending.
 func (c *bufConn) appendPending(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	for c.err == nil && len(c.pending) > maxPendingWrite {
-		c.wcond.Wait()
-	}
-	if c.err != nil {
-		return c.err
+	if err := c.waitForRoom(); err != nil {
+		return err
 	}
 	c.pending = append(c.pending, b...)
 	return nil
+}
+
+// waitForRoom waits, with wmu held, while too much is pending; it returns
+// the connection's write error, if any.
+func (c *bufConn) waitForRoom() error {
+	for c.err == nil && len(c.pending) > maxPendingWrite {
+		c.wcond.Wait()
+	}
+	return c.err
 }
 
 func (c *bufConn) writeErr() error {

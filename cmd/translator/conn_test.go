@@ -64,20 +64,23 @@ func writeEncoded(c *bufConn, topic, payload string) error {
 	return c.writePacket(b.Bytes())
 }
 
-// Packets written from several goroutines, some in pieces under paho's lock
-// and some whole, arrive whole, in order per writer, and Close sends what is
+// writeQoS0 writes a PUBLISH the way publishNow does at QoS 0: encoded
+// straight into the pending bytes.
+func writeQoS0(c *bufConn, topic, payload string) error {
+	return c.writePublishQoS0(topic, []byte(payload), false)
+}
+
+// Packets written from several goroutines, some in pieces under paho's lock,
+// some whole and some encoded in place, arrive whole, in order per writer, and Close sends what is
 // still pending.
 func TestBufConn_BatchesWholePacketsInOrder(t *testing.T) {
 	client, server := tcpPair(t)
 	c := newBufConn(client)
-	const writers, each = 4, 500
+	const writers, each = 6, 500
 	var wg sync.WaitGroup
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
-		write := writePacket
-		if w%2 == 1 {
-			write = writeEncoded
-		}
+		write := []func(*bufConn, string, string) error{writePacket, writeEncoded, writeQoS0}[w%3]
 		go func() {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
@@ -144,5 +147,62 @@ func TestBufConn_WriteErrorIsReturned(t *testing.T) {
 	}
 	if err2 := writePacket(c, "t", "again"); err2 == nil {
 		t.Error("a later write succeeded after a write error")
+	}
+}
+
+// The in-place QoS 0 encoding is what paho's decoder reads back: topic,
+// payload, retain flag and QoS, for payloads whose length needs one to three
+// bytes of remaining length, and an empty payload (a cleared retained topic).
+func TestAppendPublishQoS0_DecodesAsSent(t *testing.T) {
+	tests := []struct {
+		name    string
+		topic   string
+		payload []byte
+		retain  bool
+	}{
+		{"small retained", "IoT2mqtt/v1/instances/x/devices/d/state", []byte(`{"a":1}`), true},
+		{"empty payload", "IoT2mqtt/v1/instances/x/devices/d/state/brightness", nil, true},
+		{"two length bytes", "t", bytes.Repeat([]byte("p"), 200), false},
+		{"three length bytes", "t/long", bytes.Repeat([]byte("q"), 20000), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := appendPublishQoS0([]byte("before"), tt.topic, tt.payload, tt.retain)
+			if !bytes.HasPrefix(b, []byte("before")) {
+				t.Fatalf("appended over the existing bytes")
+			}
+			cp, err := packets.ReadPacket(bytes.NewReader(b[len("before"):]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, ok := cp.Content.(*packets.Publish)
+			if !ok {
+				t.Fatalf("decoded %T, want a PUBLISH", cp.Content)
+			}
+			if p.Topic != tt.topic || !bytes.Equal(p.Payload, tt.payload) || p.Retain != tt.retain || p.QoS != 0 {
+				t.Errorf("got topic %q, %d payload bytes, retain %v, QoS %d; want %q, %d, %v, 0",
+					p.Topic, len(p.Payload), p.Retain, p.QoS, tt.topic, len(tt.payload), tt.retain)
+			}
+			if n, ok := packetLen(b[len("before"):]); !ok || n != len(b)-len("before") {
+				t.Errorf("fixed header says %d bytes (complete %v), packet is %d", n, ok, len(b)-len("before"))
+			}
+		})
+	}
+}
+
+// Writing a QoS 0 PUBLISH allocates nothing once the pending buffer has
+// grown: the packet is encoded straight into it.
+func TestBufConn_QoS0WriteDoesNotAllocate(t *testing.T) {
+	client, server := tcpPair(t)
+	c := newBufConn(client)
+	go func() { _, _ = io.Copy(io.Discard, server) }()
+	payload := []byte(`{"timestamp":"2026-11-25T06:00:00","state":{"brightness":128}}`)
+	allocs := testing.AllocsPerRun(200, func() {
+		if err := c.writePublishQoS0("IoT2mqtt/v1/instances/x/devices/d/state", payload, true); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("allocations per QoS 0 write: %v, want 0", allocs)
 	}
 }

@@ -104,14 +104,17 @@ func (b *broker) publishNow(ctx context.Context, m translate.Message) bool {
 	if !b.connected.Load() {
 		return false
 	}
-	p := &paho.Publish{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain}
 	if m.QoS == 0 {
-		_, err := b.cm.Publish(ctx, p)
+		if c != nil { // encoded straight into the connection's write buffer
+			return c.writePublishQoS0(m.Topic, m.Payload, m.Retain) == nil
+		}
+		_, err := b.cm.Publish(ctx, &paho.Publish{Topic: m.Topic, Payload: m.Payload, Retain: m.Retain})
 		return err == nil
 	}
 	if c == nil {
 		return false
 	}
+	p := &paho.Publish{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain}
 	pb := p.Packet()
 	// While the window has room the session takes the message at once.
 	// context.Canceled from tryOnly means the window is full after all.
