@@ -146,7 +146,7 @@ func (c *bufConn) writePublishQoS0(topic string, payload []byte, retain bool) er
 	c.wmu.Lock()
 	err := c.waitForRoom()
 	if err == nil {
-		c.pending = appendPublishQoS0(c.pending, topic, payload, retain)
+		c.pending = appendPublish(c.pending, topic, payload, 0, retain, false, 0)
 	}
 	c.wmu.Unlock()
 	c.mu.Unlock()
@@ -157,14 +157,21 @@ func (c *bufConn) writePublishQoS0(topic string, payload []byte, retain bool) er
 	return c.writeErr()
 }
 
-// appendPublishQoS0 appends the MQTT 5 encoding of a QoS 0 PUBLISH without
-// properties: fixed header, topic, an empty property list, payload.
-func appendPublishQoS0(b []byte, topic string, payload []byte, retain bool) []byte {
-	header := byte(packets.PUBLISH << 4)
+// appendPublish appends the MQTT 5 encoding of a PUBLISH without
+// properties: fixed header, topic, the packet identifier (QoS 1 and 2), an
+// empty property list, payload.
+func appendPublish(b []byte, topic string, payload []byte, qos byte, retain, dup bool, id uint16) []byte {
+	header := byte(packets.PUBLISH<<4) | qos<<1
 	if retain {
 		header |= 1
 	}
+	if dup {
+		header |= 1 << 3
+	}
 	rem := 2 + len(topic) + 1 + len(payload)
+	if qos > 0 {
+		rem += 2
+	}
 	b = append(b, header)
 	for {
 		d := byte(rem % 128)
@@ -179,6 +186,9 @@ func appendPublishQoS0(b []byte, topic string, payload []byte, retain bool) []by
 	}
 	b = append(b, byte(len(topic)>>8), byte(len(topic)))
 	b = append(b, topic...)
+	if qos > 0 {
+		b = append(b, byte(id>>8), byte(id))
+	}
 	b = append(b, 0) // property length
 	return append(b, payload...)
 }

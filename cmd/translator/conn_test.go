@@ -150,24 +150,29 @@ func TestBufConn_WriteErrorIsReturned(t *testing.T) {
 	}
 }
 
-// The in-place QoS 0 encoding is what paho's decoder reads back: topic,
-// payload, retain flag and QoS, for payloads whose length needs one to three
-// bytes of remaining length, and an empty payload (a cleared retained topic).
-func TestAppendPublishQoS0_DecodesAsSent(t *testing.T) {
+// The daemon's own PUBLISH encoding is what paho's decoder reads back:
+// topic, payload, QoS, packet identifier, retain and DUP flags, for payloads
+// whose length needs one to three bytes of remaining length, and an empty
+// payload (a cleared retained topic).
+func TestAppendPublish_DecodesAsSent(t *testing.T) {
 	tests := []struct {
-		name    string
-		topic   string
-		payload []byte
-		retain  bool
+		name        string
+		topic       string
+		payload     []byte
+		qos         byte
+		retain, dup bool
+		id          uint16
 	}{
-		{"small retained", "IoT2mqtt/v1/instances/x/devices/d/state", []byte(`{"a":1}`), true},
-		{"empty payload", "IoT2mqtt/v1/instances/x/devices/d/state/brightness", nil, true},
-		{"two length bytes", "t", bytes.Repeat([]byte("p"), 200), false},
-		{"three length bytes", "t/long", bytes.Repeat([]byte("q"), 20000), false},
+		{"small retained", "IoT2mqtt/v1/instances/x/devices/d/state", []byte(`{"a":1}`), 0, true, false, 0},
+		{"empty payload", "IoT2mqtt/v1/instances/x/devices/d/state/brightness", nil, 0, true, false, 0},
+		{"two length bytes", "t", bytes.Repeat([]byte("p"), 200), 0, false, false, 0},
+		{"three length bytes", "t/long", bytes.Repeat([]byte("q"), 20000), 0, false, false, 0},
+		{"qos 1", "t/q1", []byte("on"), 1, true, false, 0xabcd},
+		{"qos 1 resent", "t/q1", bytes.Repeat([]byte("r"), 300), 1, false, true, 7},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := appendPublishQoS0([]byte("before"), tt.topic, tt.payload, tt.retain)
+			b := appendPublish([]byte("before"), tt.topic, tt.payload, tt.qos, tt.retain, tt.dup, tt.id)
 			if !bytes.HasPrefix(b, []byte("before")) {
 				t.Fatalf("appended over the existing bytes")
 			}
@@ -179,9 +184,20 @@ func TestAppendPublishQoS0_DecodesAsSent(t *testing.T) {
 			if !ok {
 				t.Fatalf("decoded %T, want a PUBLISH", cp.Content)
 			}
-			if p.Topic != tt.topic || !bytes.Equal(p.Payload, tt.payload) || p.Retain != tt.retain || p.QoS != 0 {
-				t.Errorf("got topic %q, %d payload bytes, retain %v, QoS %d; want %q, %d, %v, 0",
-					p.Topic, len(p.Payload), p.Retain, p.QoS, tt.topic, len(tt.payload), tt.retain)
+			if p.Topic != tt.topic || !bytes.Equal(p.Payload, tt.payload) || p.QoS != tt.qos || p.PacketID != tt.id ||
+				p.Retain != tt.retain || p.Duplicate != tt.dup {
+				t.Errorf("got topic %q, %d payload bytes, QoS %d, id %d, retain %v, dup %v; want %q, %d, %d, %d, %v, %v",
+					p.Topic, len(p.Payload), p.QoS, p.PacketID, p.Retain, p.Duplicate,
+					tt.topic, len(tt.payload), tt.qos, tt.id, tt.retain, tt.dup)
+			}
+			// Byte for byte what paho's own encoder writes.
+			var want bytes.Buffer
+			pp := &packets.Publish{Topic: tt.topic, Payload: tt.payload, QoS: tt.qos, Retain: tt.retain, Duplicate: tt.dup, PacketID: tt.id}
+			if _, err := pp.WriteTo(&want); err != nil {
+				t.Fatal(err)
+			}
+			if got := b[len("before"):]; !bytes.Equal(got, want.Bytes()) {
+				t.Errorf("encoding differs from paho's:\n got %x\nwant %x", got, want.Bytes())
 			}
 			if n, ok := packetLen(b[len("before"):]); !ok || n != len(b)-len("before") {
 				t.Errorf("fixed header says %d bytes (complete %v), packet is %d", n, ok, len(b)-len("before"))

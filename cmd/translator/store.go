@@ -32,21 +32,30 @@ func newPacketStore() *packetStore {
 }
 
 // Put stores the encoded packet under its identifier.
+// A PUBLISH without properties (every one the daemon makes) is encoded
+// here, into one buffer of its exact size; other packets by paho.
 func (s *packetStore) Put(id uint16, _ byte, w io.WriterTo) error {
-	size := 64
-	if p, ok := w.(*packets.Publish); ok {
-		size += len(p.Topic) + len(p.Payload)
-	}
-	var buf bytes.Buffer
-	buf.Grow(size)
-	if _, err := w.WriteTo(&buf); err != nil {
-		return fmt.Errorf("encode packet %d for the session: %w", id, err)
+	var enc []byte
+	if p, ok := w.(*packets.Publish); ok && p.Properties == nil {
+		enc = appendPublish(make([]byte, 0, publishSize(p)), p.Topic, p.Payload, p.QoS, p.Retain, p.Duplicate, p.PacketID)
+	} else {
+		var buf bytes.Buffer
+		if _, err := w.WriteTo(&buf); err != nil {
+			return fmt.Errorf("encode packet %d for the session: %w", id, err)
+		}
+		enc = buf.Bytes()
 	}
 	s.mu.Lock()
 	s.seq++
-	s.data[id] = storedPacket{seq: s.seq, bytes: buf.Bytes()}
+	s.data[id] = storedPacket{seq: s.seq, bytes: enc}
 	s.mu.Unlock()
 	return nil
+}
+
+// publishSize is the encoded size of a PUBLISH without properties: the
+// longest fixed header, topic, packet identifier, property length, payload.
+func publishSize(p *packets.Publish) int {
+	return 5 + 2 + len(p.Topic) + 2 + 1 + len(p.Payload)
 }
 
 // encoded returns the stored bytes of packet id; nil when it is not stored.

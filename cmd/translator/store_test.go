@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"slices"
 	"testing"
@@ -9,10 +10,19 @@ import (
 	"github.com/eclipse/paho.golang/packets"
 )
 
+// The store keeps packets in the order of Put, encoded byte for byte as
+// paho encodes them, both those it encodes itself (no properties) and those
+// it leaves to paho.
 func TestPacketStore_KeepsEncodedPacketsInOrder(t *testing.T) {
+	for _, props := range []*packets.Properties{nil, {User: []packets.User{{Key: "k", Value: "v"}}}} {
+		t.Run(fmt.Sprintf("properties %v", props != nil), func(t *testing.T) { testPacketStore(t, props) })
+	}
+}
+
+func testPacketStore(t *testing.T, props *packets.Properties) {
 	s := newPacketStore()
 	put := func(id uint16, topic string) *packets.Publish {
-		p := &packets.Publish{Topic: topic, Payload: []byte(`{"state":"ON"}`), QoS: 1, PacketID: id, Retain: true, Properties: &packets.Properties{}}
+		p := &packets.Publish{Topic: topic, Payload: []byte(`{"state":"ON"}`), QoS: 1, PacketID: id, Retain: true, Properties: props}
 		if err := s.Put(id, packets.PUBLISH, p); err != nil {
 			t.Fatal(err)
 		}
