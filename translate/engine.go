@@ -137,6 +137,11 @@ type Engine struct {
 	bridgeSeen   bool
 	z2mVersion   string
 
+	// tsAt and ts are the last time formatted by timestamp and its text:
+	// a state message needs it twice (last_update and the envelope).
+	tsAt time.Time
+	ts   string
+
 	pendingUnknown map[string]Message // last payload per unknown friendly name
 	pendingCmds    []Message          // commands that arrived before bridge/devices
 	pendingBytes   int                // payload bytes held in pendingUnknown

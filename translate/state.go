@@ -99,6 +99,15 @@ func Timestamp(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.000000Z07:00")
 }
 
+// timestamp is Timestamp(now), formatted once for all the publications of
+// one message.
+func (e *Engine) timestamp(now time.Time) string {
+	if e.ts == "" || !now.Equal(e.tsAt) {
+		e.tsAt, e.ts = now, Timestamp(now)
+	}
+	return e.ts
+}
+
 // handleState translates a device state payload into the merged state and
 // publishes the envelope, per-key topics and events.
 func (e *Engine) handleState(r *Result, d *device, msg Message, now time.Time) {
@@ -111,7 +120,7 @@ func (e *Engine) handleState(r *Result, d *device, msg Message, now time.Time) {
 		r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "malformed zigbee2mqtt payload", Topic: msg.Topic, DeviceID: d.id})
 		return
 	}
-	ts := Timestamp(now)
+	ts := e.timestamp(now)
 	plan := d.plan
 	d.remember(payload, now)
 	full := false
@@ -230,7 +239,7 @@ func (e *Engine) ruleError(r *Result, d *device, b *mapping.Bound, msg string, n
 func (e *Engine) publishState(r *Result, d *device, now time.Time, filter map[string]bool, force bool) {
 	buf := make([]byte, 0, 96+len(d.topicBase)+32*len(d.state.keys))
 	buf = append(buf, `{"timestamp":"`...)
-	buf = append(buf, Timestamp(now)...)
+	buf = append(buf, e.timestamp(now)...)
 	buf = append(buf, `","device_id":`...)
 	buf = appendString(buf, d.id)
 	buf = append(buf, `,"state":{`...)
