@@ -109,11 +109,22 @@ func (c *bufConn) Unlock() {
 	c.writePending(false)
 }
 
-// writePacket writes one complete encoded packet. It takes paho's packet
-// lock, so it never lands inside a packet another goroutine is assembling.
+// writePacket writes one complete encoded packet.
 func (c *bufConn) writePacket(p []byte) error {
+	return c.writeWhole(func(b []byte) []byte { return append(b, p...) })
+}
+
+// writeWhole appends one complete packet, as encode appends it, to the
+// pending bytes and writes them. It takes paho's packet lock, so the packet
+// never lands inside one another goroutine is assembling.
+func (c *bufConn) writeWhole(encode func([]byte) []byte) error {
 	c.mu.Lock()
-	err := c.appendPending(p)
+	c.wmu.Lock()
+	err := c.waitForRoom()
+	if err == nil {
+		c.pending = encode(c.pending)
+	}
+	c.wmu.Unlock()
 	c.mu.Unlock()
 	if err != nil {
 		return err
@@ -140,21 +151,8 @@ func (c *bufConn) Write(p []byte) (int, error) {
 
 // writePublishQoS0 writes a QoS 0 PUBLISH (MQTT 5, no properties), encoded
 // straight into the pending bytes: no packet value, no intermediate buffer.
-// Like writePacket it takes paho's packet lock.
 func (c *bufConn) writePublishQoS0(topic string, payload []byte, retain bool) error {
-	c.mu.Lock()
-	c.wmu.Lock()
-	err := c.waitForRoom()
-	if err == nil {
-		c.pending = appendPublish(c.pending, topic, payload, 0, retain, false, 0)
-	}
-	c.wmu.Unlock()
-	c.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	c.writePending(false)
-	return c.writeErr()
+	return c.writeWhole(func(b []byte) []byte { return appendPublish(b, topic, payload, 0, retain, false, 0) })
 }
 
 // appendPublish appends the MQTT 5 encoding of a PUBLISH without
