@@ -114,8 +114,7 @@ func (b *broker) publishNow(ctx context.Context, m translate.Message) bool {
 	if c == nil {
 		return false
 	}
-	p := &paho.Publish{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain}
-	pb := p.Packet()
+	pb := &packets.Publish{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain}
 	// While the window has room the session takes the message at once.
 	// context.Canceled from tryOnly means the window is full after all.
 	added := false
