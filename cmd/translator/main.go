@@ -44,17 +44,17 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	if f, err := os.Create(os.Getenv("TRANSLATOR_CPUPROFILE")); err == nil { // opt-in, for benchmarks
+	if f := profileFile("TRANSLATOR_CPUPROFILE"); f != nil {
 		_ = pprof.StartCPUProfile(f)
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	if f, err := os.Create(os.Getenv("TRANSLATOR_TRACE")); err == nil { // opt-in, for benchmarks
+	if f := profileFile("TRANSLATOR_TRACE"); f != nil {
 		_ = trace.Start(f)
 		defer func() { trace.Stop(); f.Close() }()
 	}
 	err := Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	if f, err := os.Create(os.Getenv("TRANSLATOR_MEMPROFILE")); err == nil { // opt-in, for benchmarks
+	if f := profileFile("TRANSLATOR_MEMPROFILE"); f != nil {
 		_ = pprof.Lookup("allocs").WriteTo(f, 0)
 		f.Close()
 	}
@@ -145,4 +145,20 @@ func newFlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	return fs
+}
+
+// profileFile creates the file named by the environment variable env, an
+// opt-in switch for benchmarks (bench/translator.sh); nil when env is unset
+// or the file cannot be created (said on stderr).
+func profileFile(env string) *os.File {
+	path := os.Getenv(env)
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", env, err)
+		return nil
+	}
+	return f
 }
