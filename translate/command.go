@@ -382,7 +382,7 @@ func (e *Engine) respond(r *Result, deviceID, cmdID, status, errText string, now
 	if cmdID == "" {
 		return
 	}
-	payload := `{"cmd_id":` + jsonString(cmdID) + `,"status":"` + status + `","timestamp":"` + Timestamp(now) + `"`
+	payload := `{"cmd_id":` + jsonString(cmdID) + `,"status":"` + status + `","timestamp":"` + e.timestamp(now) + `"`
 	if errText != "" {
 		payload += `,"error":` + jsonString(errText)
 	}

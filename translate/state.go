@@ -100,7 +100,9 @@ func Timestamp(t time.Time) string {
 }
 
 // timestamp is Timestamp(now), formatted once for all the publications of
-// one message.
+// one message (last_update, envelope, events, command response). Only the
+// engine's goroutine may call it; errorMessage, which InstanceError serves
+// to any goroutine, formats its own.
 func (e *Engine) timestamp(now time.Time) string {
 	if e.ts == "" || !now.Equal(e.tsAt) {
 		e.tsAt, e.ts = now, Timestamp(now)
@@ -395,7 +397,7 @@ func (e *Engine) publishEvent(r *Result, d *device, event, data string, now time
 }
 
 func (e *Engine) publishEventTo(r *Result, id, event, data string, now time.Time) {
-	ts := Timestamp(now)
+	ts := e.timestamp(now)
 	local := `{"timestamp":"` + ts + `","event":` + jsonString(event) + `,"data":` + data + `}`
 	global := `{"source":` + jsonString(e.cfg.InstanceID+"_"+id) + `,"event":` + jsonString(event) + `,"data":` + data + `,"timestamp":"` + ts + `"}`
 	r.Publish = append(r.Publish,
