@@ -52,7 +52,8 @@ type broker struct {
 	subs        []string
 	sweepSubs   []string
 
-	connected  atomic.Bool
+	status     *statusGate // orders online and offline
+	connected  atomic.Bool // subscribed and online published on the current connection
 	connects   atomic.Int64
 	superseded atomic.Int64            // state/{key} values replaced by a newer one before sending
 	rejected   atomic.Int64            // QoS 1 publications the broker refused (PUBACK reason >= 0x80)
@@ -86,6 +87,7 @@ func newBroker(cfg *Config, log zerolog.Logger, statusTopic string, subs, sweepS
 		statusTopic: statusTopic,
 		subs:        subs,
 		sweepSubs:   sweepSubs,
+		status:      newStatusGate(),
 	}
 }
 
@@ -181,7 +183,7 @@ func (b *broker) start(ctx context.Context) error {
 }
 
 // onUp runs on every (re)connect: subscribe, then publish online. It must
-// not block, so the work happens in a goroutine.
+// not block, so the work happens in a goroutine, inside the status gate.
 func (b *broker) onUp(cm *autopaho.ConnectionManager, ca *paho.Connack) {
 	n := b.connects.Add(1)
 	window := int64(65535) // MQTT's default receive maximum
@@ -193,7 +195,7 @@ func (b *broker) onUp(cm *autopaho.ConnectionManager, ca *paho.Connack) {
 		b.inflight.Store(0)
 	}
 	b.room.broadcast()
-	go func() {
+	go b.status.run(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		opts := make([]paho.SubscribeOptions, 0, len(b.subs)+len(b.sweepSubs))
@@ -224,7 +226,7 @@ func (b *broker) onUp(cm *autopaho.ConnectionManager, ca *paho.Connack) {
 		b.connected.Store(true)
 		b.log.Info().Str("broker", b.cfg.BrokerURL.Redacted()).Str("client_id", b.cfg.ClientID()).Int64("connection", n).Int64("receive_maximum", window).Msg("mqtt connected, status online")
 		b.notify(brokerEvent{up: true, reconnect: n > 1})
-	}()
+	})
 }
 
 // notify tells the engine goroutine about the connection without ever
@@ -280,6 +282,11 @@ func (b *broker) unsubscribe(ctx context.Context, filters []string) {
 func (b *broker) shutdown(ctx context.Context) {
 	if b.cm == nil {
 		return
+	}
+	// Closing the gate first: online may still be on its way, and a clean
+	// disconnect sends no last will (see statusGate).
+	if err := b.status.close(ctx); err != nil {
+		b.log.Warn().Err(err).Msg("online status still being published at the shutdown deadline")
 	}
 	if b.connected.Load() {
 		if _, err := b.cm.Publish(ctx, &paho.Publish{Topic: b.statusTopic, Payload: []byte("offline"), QoS: 1, Retain: true}); err != nil {
