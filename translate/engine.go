@@ -239,29 +239,48 @@ func (e *Engine) SetRules(rules *mapping.Set) {
 // Rules returns the current rule set.
 func (e *Engine) Rules() *mapping.Set { return e.rules }
 
-// Handle translates one incoming message.
+// Handle translates one incoming message into a new Result.
 func (e *Engine) Handle(msg Message, now time.Time) Result {
 	var r Result
+	e.HandleInto(&r, msg, now)
+	return r
+}
+
+// HandleInto is Handle writing into r. It empties r first and reuses its
+// slices, so a caller that handles one message at a time and keeps one
+// Result does not grow a new Publish slice for every message (an envelope
+// and its state/{key} topics are often eight or more). What r held before
+// is gone when HandleInto returns.
+func (e *Engine) HandleInto(r *Result, msg Message, now time.Time) {
+	r.reset()
 	if !validTopicName(msg.Topic) {
 		// A broker never delivers these; replayed or hand-made input might,
 		// and its levels must not leak into topics we publish.
 		r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "ignored a message on an invalid MQTT topic name", Detail: preview([]byte(msg.Topic))})
-		return r
+		return
 	}
 	if problem := e.payloadProblem(msg.Payload); problem != "" {
-		e.publishError(&r, e.prefix+"error", "INVALID_PAYLOAD", fmt.Sprintf("%s: payload rejected: %s", preview([]byte(msg.Topic)), problem), "error", now)
+		e.publishError(r, e.prefix+"error", "INVALID_PAYLOAD", fmt.Sprintf("%s: payload rejected: %s", preview([]byte(msg.Topic)), problem), "error", now)
 		r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "rejected an oversized payload", Topic: msg.Topic, Detail: problem})
 		e.stats.out += int64(len(r.Publish))
-		return r
+		return
 	}
 	switch {
 	case strings.HasPrefix(msg.Topic, e.z2mPrefix):
-		e.handleUpstream(&r, msg, now)
+		e.handleUpstream(r, msg, now)
 	case strings.HasPrefix(msg.Topic, e.prefix):
-		e.handleInstance(&r, msg, now)
+		e.handleInstance(r, msg, now)
 	}
 	e.stats.out += int64(len(r.Publish))
-	return r
+}
+
+// reset empties r for reuse. The old elements are zeroed first, so a kept
+// Result holds on to no payload of an earlier message.
+func (r *Result) reset() {
+	clear(r.Publish)
+	clear(r.Diagnostics)
+	clear(r.Requests)
+	r.Publish, r.Diagnostics, r.Requests = r.Publish[:0], r.Diagnostics[:0], r.Requests[:0]
 }
 
 // Startup returns what the daemon publishes once connected: the instance

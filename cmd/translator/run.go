@@ -52,6 +52,7 @@ type daemon struct {
 	control  chan func()  // work to run on the engine goroutine
 	started  time.Time
 	latency  *histogram
+	result   translate.Result // reused by handle: engine goroutine only
 }
 
 // defaultGCPercent replaces Go's GOGC=100 for the daemon unless GOGC is
@@ -303,8 +304,9 @@ func (d *daemon) noDeviceList(ctx context.Context, w *deviceListWatch) {
 // handle translates one message, publishes the result and records latency.
 func (d *daemon) handle(ctx context.Context, msg translate.Message) {
 	now := time.Now()
-	res := d.engine.Handle(msg, now)
-	d.apply(ctx, res)
+	res := &d.result
+	d.engine.HandleInto(res, msg, now)
+	d.apply(ctx, *res)
 	d.latency.observe(time.Since(now))
 	for _, req := range res.Requests {
 		if req == "reload" {
