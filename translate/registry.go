@@ -33,7 +33,8 @@ type device struct {
 	retained      map[string]bool      // retained topics we published for it
 	pending       []*pendingCmd
 
-	topicBase string // {prefix}devices/{id}/
+	topicBase  string // {prefix}devices/{id}/
+	stateTopic string // topicBase + "state", built once
 }
 
 func (d *device) sleepy() bool {
@@ -299,6 +300,7 @@ func (e *Engine) addDevice(r *Result, d *device) {
 		d.id = d.dev.IEEE
 	}
 	d.topicBase = e.prefix + "devices/" + d.id + "/"
+	d.stateTopic = d.topicBase + "state"
 	d.retained = map[string]bool{}
 	e.devices[d.dev.IEEE] = d
 	e.byName[d.dev.FriendlyName] = d

@@ -277,7 +277,7 @@ func (e *Engine) publishState(r *Result, d *device, now time.Time, filter map[st
 	}
 	buf = append(buf, "}}"...)
 	retain := e.cfg.RetainState && filter == nil
-	topic := d.topicBase + "state"
+	topic := d.stateTopic
 	r.Publish = append(r.Publish, Message{Topic: topic, Payload: buf, QoS: e.cfg.QoS, Retain: retain})
 	if retain {
 		d.retained[topic] = true
@@ -291,7 +291,18 @@ func (e *Engine) publishState(r *Result, d *device, now time.Time, filter map[st
 	for i, k := range d.state.keys {
 		e.publishStateKey(r, d, k, d.state.vals[i], force)
 	}
-	e.publishStateKey(r, d, "online", strconv.AppendBool(nil, online), force)
+	e.publishStateKey(r, d, "online", jsonBool(online), force)
+}
+
+var jsonTrue, jsonFalse = []byte("true"), []byte("false")
+
+// jsonBool returns b's JSON text without allocating; the slice is shared,
+// so callers only read it.
+func jsonBool(b bool) []byte {
+	if b {
+		return jsonTrue
+	}
+	return jsonFalse
 }
 
 // keyTopic is one state/{key} topic of a device and the payload last
