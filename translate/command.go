@@ -49,7 +49,7 @@ func (e *Engine) parseCommand(r *Result, deviceID string, msg Message, now time.
 		r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "ignored a retained command; commands must not be retained", Topic: msg.Topic, DeviceID: deviceID})
 		return c, false
 	}
-	if !gjson.ValidBytes(msg.Payload) || !gjson.ParseBytes(msg.Payload).IsObject() {
+	if !isJSONObject(msg.Payload) {
 		e.publishError(r, e.prefix+"devices/"+deviceID+"/error", "INVALID_PAYLOAD", fmt.Sprintf("%s: command is not a JSON object: %s", msg.Topic, preview(msg.Payload)), "error", now)
 		r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "malformed command", Topic: msg.Topic, DeviceID: deviceID})
 		return c, false

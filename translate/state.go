@@ -84,7 +84,7 @@ func (s *stateObj) setPath(path string, val []byte) error {
 		return s.set(path, val)
 	}
 	cur, ok := s.get(key)
-	if !ok || !gjson.ValidBytes(cur) || !gjson.ParseBytes(cur).IsObject() {
+	if !ok || !isJSONObject(cur) {
 		cur = []byte("{}")
 	}
 	out, err := sjson.SetRawBytes(append([]byte(nil), cur...), rest, val)
@@ -117,7 +117,7 @@ func (e *Engine) handleState(r *Result, d *device, msg Message, now time.Time) {
 		return
 	}
 	payload := msg.Payload
-	if !gjson.ValidBytes(payload) || !gjson.ParseBytes(payload).IsObject() {
+	if !isJSONObject(payload) {
 		e.publishError(r, d.topicBase+"error", "INVALID_PAYLOAD", fmt.Sprintf("%s: payload is not a JSON object: %s", msg.Topic, preview(payload)), "warning", now)
 		r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "malformed zigbee2mqtt payload", Topic: msg.Topic, DeviceID: d.id})
 		return
@@ -506,3 +506,19 @@ func appendJSON(b []byte, v any) []byte {
 }
 
 func mustJSON(v any) []byte { return appendJSON(nil, mapping.Normalize(v)) }
+
+// isJSONObject reports whether b is valid JSON holding an object. Unlike
+// gjson.ParseBytes(b).IsObject() it does not copy b into a string first.
+func isJSONObject(b []byte) bool {
+	if !gjson.ValidBytes(b) {
+		return false
+	}
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return c == '{'
+	}
+	return false
+}
