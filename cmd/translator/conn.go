@@ -98,6 +98,10 @@ func newBufConn(c net.Conn) *bufConn {
 
 func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
+// ReadByte lets the packet decoder read a fixed header byte by byte without
+// allocating a buffer for each (packets.readByte).
+func (c *bufConn) ReadByte() (byte, error) { return c.r.ReadByte() }
+
 func (c *bufConn) Lock() { c.mu.Lock() }
 
 func (c *bufConn) Unlock() {

@@ -17,6 +17,7 @@ package packets
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -237,11 +238,11 @@ func NewControlPacket(t byte) *ControlPacket {
 // ReadPacket reads a control packet from a io.Reader and returns a completed
 // struct with the appropriate data
 func ReadPacket(r io.Reader) (*ControlPacket, error) {
-	t := [1]byte{}
-	_, err := io.ReadFull(r, t[:])
+	first, err := readByte(r)
 	if err != nil {
 		return nil, err
 	}
+	t := [1]byte{first}
 	// cp := NewControlPacket(PacketType(t[0] >> 4))
 	// if cp == nil {
 	// 	return nil, fmt.Errorf("invalid packet type requested, %d", t[0]>>4)
@@ -298,11 +299,7 @@ func ReadPacket(r io.Reader) (*ControlPacket, error) {
 		cp.Content.(*Publish).Duplicate = cp.Flags&(1<<3) != 0
 		cp.Content.(*Publish).Retain = cp.Flags&1 != 0
 	}
-	vbi, err := getVBI(r)
-	if err != nil {
-		return nil, err
-	}
-	cp.remainingLength, err = decodeVBI(vbi)
+	cp.remainingLength, err = readVBI(r)
 	if err != nil {
 		return nil, err
 	}
@@ -391,19 +388,43 @@ func encodeVBIdirect(length int, buf *bytes.Buffer) {
 	}
 }
 
-func getVBI(r io.Reader) (*bytes.Buffer, error) {
-	ret := bytes.NewBuffer(make([]byte, 0, 4))
-	digit := [1]byte{}
-	for {
-		_, err := io.ReadFull(r, digit[:])
+// readVBI reads a variable byte integer from r a byte at a time, without
+// an intermediate buffer. A reader that is an io.ByteReader (bytes.Buffer,
+// bufio.Reader, the daemon's connection) costs no allocation. More than the
+// four bytes MQTT allows is an error.
+func readVBI(r io.Reader) (int, error) {
+	var vbi uint32
+	for shift := uint(0); shift < 28; shift += 7 {
+		digit, err := readByte(r)
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
-		ret.WriteByte(digit[0])
-		if digit[0] <= 0x7f {
-			return ret, nil
+		vbi |= uint32(digit&127) << shift
+		if digit&128 == 0 {
+			return int(vbi), nil
 		}
 	}
+	return 0, errVBITooLong
+}
+
+var errVBITooLong = errors.New("packets: variable byte integer longer than 4 bytes")
+
+// readByte reads one byte, through ReadByte when r has it.
+func readByte(r io.Reader) (byte, error) {
+	if br, ok := r.(io.ByteReader); ok {
+		return br.ReadByte()
+	}
+	return readByteSlow(r)
+}
+
+// readByteSlow is readByte for a reader without ReadByte; apart, so that
+// only this path allocates its one-byte buffer.
+func readByteSlow(r io.Reader) (byte, error) {
+	var b [1]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return 0, err
+	}
+	return b[0], nil
 }
 
 func decodeVBI(r *bytes.Buffer) (int, error) {
