@@ -36,27 +36,39 @@ func withRawIO(c net.Conn) net.Conn {
 		return c
 	}
 	rw := &rawConn{TCPConn: tc, rc: rc}
-	rw.readFn, rw.writeFn = rw.rd.read, rw.wr.write
+	rw.rd.fn, rw.wr.fn = rw.rd.read, rw.wr.write
 	return rw
 }
 
-// rawConn keeps, per direction, the buffer and outcome of the call in
-// progress and a callback bound once: a closure per call allocated twice per
-// system call. The locks keep net.Conn's promise that concurrent calls are
-// safe; each direction has one caller at a time here anyway.
+// rawConn does each direction's calls through a rawOp of its own.
 type rawConn struct {
 	*net.TCPConn
-	rc              syscall.RawConn
-	rmu, wmu        sync.Mutex
-	rd, wr          rawOp
-	readFn, writeFn func(fd uintptr) bool
+	rc     syscall.RawConn
+	rd, wr rawOp
 }
 
-// rawOp is one read or write: the bytes, how many were done, and the error.
+// rawOp is one direction of a rawConn: the buffer and outcome of the call
+// in progress, and the callback bound to it once (a closure per call
+// allocated twice per system call). The lock keeps net.Conn's promise that
+// concurrent calls are safe; each direction has one caller at a time here
+// anyway.
 type rawOp struct {
+	mu    sync.Mutex
+	fn    func(fd uintptr) bool // read or write, bound to this rawOp
 	p     []byte
 	n     int
 	errno syscall.Errno
+}
+
+// do runs fn on p through call (RawConn's Read or Write) and returns how
+// many bytes were done and the system call's error number.
+func (o *rawOp) do(p []byte, call func(func(uintptr) bool) error) (int, syscall.Errno, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.p, o.n, o.errno = p, 0, 0
+	err := call(o.fn)
+	o.p = nil
+	return o.n, o.errno, err
 }
 
 // read reads once into p and asks for a quick ACK; false to wait for data.
@@ -103,12 +115,7 @@ func (c *rawConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	c.rmu.Lock()
-	defer c.rmu.Unlock()
-	c.rd = rawOp{p: p}
-	err := c.rc.Read(c.readFn)
-	n, errno := c.rd.n, c.rd.errno
-	c.rd.p = nil
+	n, errno, err := c.rd.do(p, c.rc.Read)
 	switch {
 	case err != nil:
 		return 0, err
@@ -121,12 +128,7 @@ func (c *rawConn) Read(p []byte) (int, error) {
 }
 
 func (c *rawConn) Write(p []byte) (int, error) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.wr = rawOp{p: p}
-	err := c.rc.Write(c.writeFn)
-	n, errno := c.wr.n, c.wr.errno
-	c.wr.p = nil
+	n, errno, err := c.wr.do(p, c.rc.Write)
 	if err == nil && errno != 0 {
 		err = os.NewSyscallError("write", errno)
 	}
