@@ -106,7 +106,7 @@ func (c *bufConn) Lock() { c.mu.Lock() }
 
 func (c *bufConn) Unlock() {
 	if len(c.pkt) > 0 { // never expected: a packet shorter than its header says
-		_ = c.appendPending(c.pkt)
+		_ = c.appendPending(c.appendPkt)
 	}
 	c.resetPkt()
 	c.mu.Unlock()
@@ -123,12 +123,7 @@ func (c *bufConn) writePacket(p []byte) error {
 // never lands inside one another goroutine is assembling.
 func (c *bufConn) writeWhole(encode func([]byte) []byte) error {
 	c.mu.Lock()
-	c.wmu.Lock()
-	err := c.waitForRoom()
-	if err == nil {
-		c.pending = encode(c.pending)
-	}
-	c.wmu.Unlock()
+	err := c.appendPending(encode)
 	c.mu.Unlock()
 	if err != nil {
 		return err
@@ -145,7 +140,7 @@ func (c *bufConn) Write(p []byte) (int, error) {
 	if n, ok := packetLen(c.pkt); !ok || len(c.pkt) < n {
 		return len(p), nil
 	}
-	err := c.appendPending(c.pkt)
+	err := c.appendPending(c.appendPkt)
 	c.resetPkt()
 	if err != nil {
 		return 0, err
@@ -195,26 +190,24 @@ func appendPublish(b []byte, topic string, payload []byte, qos byte, retain, dup
 	return append(b, payload...)
 }
 
-// appendPending adds b to the pending bytes, waiting while too much is
-// pending.
-func (c *bufConn) appendPending(b []byte) error {
+// appendPending adds one complete packet, as encode appends it, to the
+// pending bytes, waiting while too much is pending. It returns the
+// connection's write error, if any.
+func (c *bufConn) appendPending(encode func([]byte) []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if err := c.waitForRoom(); err != nil {
-		return err
-	}
-	c.pending = append(c.pending, b...)
-	return nil
-}
-
-// waitForRoom waits, with wmu held, while too much is pending; it returns
-// the connection's write error, if any.
-func (c *bufConn) waitForRoom() error {
 	for c.err == nil && len(c.pending) > maxPendingWrite {
 		c.wcond.Wait()
 	}
-	return c.err
+	if c.err != nil {
+		return c.err
+	}
+	c.pending = encode(c.pending)
+	return nil
 }
+
+// appendPkt appends the packet assembled from paho's Write calls.
+func (c *bufConn) appendPkt(b []byte) []byte { return append(b, c.pkt...) }
 
 func (c *bufConn) writeErr() error {
 	c.wmu.Lock()

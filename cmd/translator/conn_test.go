@@ -206,19 +206,39 @@ func TestAppendPublish_DecodesAsSent(t *testing.T) {
 	}
 }
 
-// Writing a QoS 0 PUBLISH allocates nothing once the pending buffer has
-// grown: the packet is encoded straight into it.
-func TestBufConn_QoS0WriteDoesNotAllocate(t *testing.T) {
+// No writer allocates once the pending buffer has grown: a QoS 0 PUBLISH
+// is encoded straight into it, and stored packets and paho's pieces are
+// copied into it.
+func TestBufConn_WritesDoNotAllocate(t *testing.T) {
 	client, server := tcpPair(t)
 	c := newBufConn(client)
 	go func() { _, _ = io.Copy(io.Discard, server) }()
 	payload := []byte(`{"timestamp":"2026-11-25T06:00:00","state":{"brightness":128}}`)
-	allocs := testing.AllocsPerRun(200, func() {
-		if err := c.writePublishQoS0("IoT2mqtt/v1/instances/x/devices/d/state", payload, true); err != nil {
-			t.Fatal(err)
+	topic := "IoT2mqtt/v1/instances/x/devices/d/state"
+	packet := appendPublish(nil, topic, payload, 1, true, false, 9)
+	for _, w := range []struct {
+		name  string
+		write func() error
+	}{
+		{"QoS 0 publication", func() error { return c.writePublishQoS0(topic, payload, true) }},
+		{"stored packet", func() error { return c.writePacket(packet) }},
+		{"paho's pieces under Lock", func() error {
+			c.Lock()
+			_, err := c.Write(packet[:2])
+			if err == nil {
+				_, err = c.Write(packet[2:])
+			}
+			c.Unlock()
+			return err
+		}},
+	} {
+		allocs := testing.AllocsPerRun(200, func() {
+			if err := w.write(); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations per write, want 0", w.name, allocs)
 		}
-	})
-	if allocs != 0 {
-		t.Errorf("allocations per QoS 0 write: %v, want 0", allocs)
 	}
 }
