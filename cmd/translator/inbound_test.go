@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/eclipse/paho.golang/packets"
@@ -154,11 +155,40 @@ func TestReadPacket_MalformedLength(t *testing.T) {
 		"property length cut off": {[]byte{0x40, 4, 0, 1, 0x00, 0x80}, io.EOF},
 	} {
 		_, err := packets.ReadPacket(bytes.NewReader(tc.wire))
-		if err == nil {
+		switch {
+		case err == nil:
 			t.Errorf("%s: no error", name)
-		} else if tc.want != nil && !errors.Is(err, tc.want) {
+		case tc.want != nil && !errors.Is(err, tc.want):
 			t.Errorf("%s: got %v, want %v", name, err, tc.want)
+		case tc.want == nil && !strings.Contains(err.Error(), "longer than 4 bytes"):
+			t.Errorf("%s: got %v, want the length named as too long", name, err)
 		}
+	}
+}
+
+// A subscription identifier is a variable byte integer inside the
+// properties; it decodes with the same reader as the remaining length.
+func TestReadPacket_SubscriptionIdentifier(t *testing.T) {
+	for _, id := range []int{1, 127, 128, 300, 268_435_455} {
+		p := &packets.Publish{Topic: "t", Payload: []byte("x"), Properties: &packets.Properties{SubscriptionIdentifier: &id}}
+		var b bytes.Buffer
+		if _, err := p.WriteTo(&b); err != nil {
+			t.Fatal(err)
+		}
+		cp, err := packets.ReadPacket(bytes.NewReader(b.Bytes()))
+		if err != nil {
+			t.Fatalf("identifier %d: %v", id, err)
+		}
+		got := cp.Content.(*packets.Publish).Properties.SubscriptionIdentifier
+		if got == nil || *got != id {
+			t.Errorf("identifier %d: decoded %v", id, got)
+		}
+	}
+	// Property 0x0B (subscription identifier) whose integer is cut off by the
+	// end of the property list.
+	cut := []byte{0x30, 6, 0, 1, 't', 2, 0x0B, 0x80}
+	if _, err := packets.ReadPacket(bytes.NewReader(cut)); err == nil {
+		t.Error("a cut-off subscription identifier decoded without an error")
 	}
 }
 

@@ -242,13 +242,7 @@ func ReadPacket(r io.Reader) (*ControlPacket, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := [1]byte{first}
-	// cp := NewControlPacket(PacketType(t[0] >> 4))
-	// if cp == nil {
-	// 	return nil, fmt.Errorf("invalid packet type requested, %d", t[0]>>4)
-	// }
-
-	pt := t[0] >> 4
+	pt := first >> 4
 	cp := &ControlPacket{FixedHeader: FixedHeader{Type: pt}}
 	switch pt {
 	case CONNECT:
@@ -293,7 +287,7 @@ func ReadPacket(r io.Reader) (*ControlPacket, error) {
 		return nil, fmt.Errorf("unknown packet type %d requested", pt)
 	}
 
-	cp.Flags = t[0] & 0xF
+	cp.Flags = first & 0xF
 	if cp.Type == PUBLISH { // Publish is the only packet with flags in the fixed header
 		cp.Content.(*Publish).QoS = (cp.Flags >> 1) & 0x3
 		cp.Content.(*Publish).Duplicate = cp.Flags&(1<<3) != 0
@@ -425,23 +419,6 @@ func readByteSlow(r io.Reader) (byte, error) {
 		return 0, err
 	}
 	return b[0], nil
-}
-
-func decodeVBI(r *bytes.Buffer) (int, error) {
-	var vbi uint32
-	var multiplier uint32
-	for {
-		digit, err := r.ReadByte()
-		if err != nil && err != io.EOF {
-			return 0, err
-		}
-		vbi |= uint32(digit&127) << multiplier
-		if (digit & 128) == 0 {
-			break
-		}
-		multiplier += 7
-	}
-	return int(vbi), nil
 }
 
 func writeUint16(u uint16, b *bytes.Buffer) error {

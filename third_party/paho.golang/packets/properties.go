@@ -631,7 +631,7 @@ func (i *Properties) Unpack(r *bytes.Buffer, p byte) error {
 			}
 			i.CorrelationData = cd
 		case PropSubscriptionIdentifier:
-			si, err := decodeVBI(buf)
+			si, err := readVBI(buf)
 			if err != nil {
 				return err
 			}
