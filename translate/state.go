@@ -510,15 +510,6 @@ func mustJSON(v any) []byte { return appendJSON(nil, mapping.Normalize(v)) }
 // isJSONObject reports whether b is valid JSON holding an object. Unlike
 // gjson.ParseBytes(b).IsObject() it does not copy b into a string first.
 func isJSONObject(b []byte) bool {
-	if !gjson.ValidBytes(b) {
-		return false
-	}
-	for _, c := range b {
-		switch c {
-		case ' ', '\t', '\n', '\r':
-			continue
-		}
-		return c == '{'
-	}
-	return false
+	t := bytes.TrimLeft(b, " \t\r\n")
+	return len(t) > 0 && t[0] == '{' && gjson.ValidBytes(t)
 }
