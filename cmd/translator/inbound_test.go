@@ -196,7 +196,9 @@ func TestReadPacket_SubscriptionIdentifier(t *testing.T) {
 // PUBACKs, several per bench message. The release allocated 13 times for a
 // state PUBLISH and 9 for a PUBACK, four of them for each variable byte
 // integer (a bytes.Buffer and its array) and one for the header byte; the
-// patched decoder reads those bytes through ReadByte.
+// patched decoder reads those bytes through ReadByte, and allocates a PUBLISH
+// or PUBACK together with its Properties and body reader (a PUBACK's short
+// body too), so a PUBACK is one allocation.
 func TestReadPacket_FewAllocations(t *testing.T) {
 	wire, _, _ := statePublish(t, 1)
 	for _, tc := range []struct {
@@ -204,8 +206,9 @@ func TestReadPacket_FewAllocations(t *testing.T) {
 		wire []byte
 		max  float64
 	}{
-		{"state PUBLISH", wire, 6},
-		{"PUBACK", []byte{0x40, 2, 0, 7}, 5},
+		{"state PUBLISH", wire, 3},
+		{"PUBACK", []byte{0x40, 2, 0, 7}, 1},
+		{"PUBACK with a reason code", []byte{0x40, 3, 0, 7, 0x10}, 1},
 	} {
 		r := bytes.NewReader(tc.wire)
 		got := testing.AllocsPerRun(100, func() {
@@ -217,5 +220,42 @@ func TestReadPacket_FewAllocations(t *testing.T) {
 		if got > tc.max {
 			t.Errorf("%s: %.0f allocations per decode, want at most %.0f", tc.name, got, tc.max)
 		}
+	}
+}
+
+// PUBACKs of every length decode the same whether the body fits the room
+// kept for it inside the packet (up to 4 bytes) or not.
+func TestReadPacket_Puback(t *testing.T) {
+	reason := []byte{0x1F, 0, 4, 'd', 'e', 'n', 'y'} // reason string property "deny"
+	for _, tc := range []struct {
+		name       string
+		wire       []byte
+		wantCode   byte
+		wantReason string
+	}{
+		{"success, 2 bytes", []byte{0x40, 2, 0x12, 0x34}, 0, ""},
+		{"reason code, 3 bytes", []byte{0x40, 3, 0x12, 0x34, 0x87}, 0x87, ""},
+		{"reason code and empty properties, 4 bytes", []byte{0x40, 4, 0x12, 0x34, 0x10, 0}, 0x10, ""},
+		{"reason string property", append([]byte{0x40, byte(4 + len(reason)), 0x12, 0x34, 0x87, byte(len(reason))}, reason...), 0x87, "deny"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cp, err := packets.ReadPacket(bytes.NewReader(tc.wire))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ack, ok := cp.Content.(*packets.Puback)
+			if !ok {
+				t.Fatalf("content %T, want *packets.Puback", cp.Content)
+			}
+			if cp.Type != packets.PUBACK || ack.PacketID != 0x1234 || ack.ReasonCode != tc.wantCode {
+				t.Errorf("got type %d id %#x code %#x, want type %d id 0x1234 code %#x", cp.Type, ack.PacketID, ack.ReasonCode, packets.PUBACK, tc.wantCode)
+			}
+			if ack.Properties == nil {
+				t.Fatal("Properties is nil")
+			}
+			if got := ack.Properties.ReasonString; got != tc.wantReason {
+				t.Errorf("reason string %q, want %q", got, tc.wantReason)
+			}
+		})
 	}
 }

@@ -92,6 +92,9 @@ var tryOnly = func() context.Context {
 	return ctx
 }()
 
+// publishPool recycles the PUBLISH structs publishNow hands the session.
+var publishPool = sync.Pool{New: func() any { return new(packets.Publish) }}
+
 // publishNow writes m without waiting for an acknowledgement; false when it
 // could not be sent (not connected, or no room in the session for
 // publishTimeout) and must go the waiting way. A QoS 1 message that is in
@@ -114,7 +117,11 @@ func (b *broker) publishNow(ctx context.Context, m translate.Message) bool {
 	if c == nil {
 		return false
 	}
-	pb := &packets.Publish{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain}
+	// The session keeps only the packet's encoding (packetStore.Put), so the
+	// struct goes back to the pool once its identifier is read.
+	pb := publishPool.Get().(*packets.Publish)
+	*pb = packets.Publish{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain}
+	defer publishPool.Put(pb)
 	// While the window has room the session takes the message at once.
 	// context.Canceled from tryOnly means the window is full after all.
 	added := false

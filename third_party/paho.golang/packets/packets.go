@@ -243,49 +243,27 @@ func ReadPacket(r io.Reader) (*ControlPacket, error) {
 		return nil, err
 	}
 	pt := first >> 4
-	cp := &ControlPacket{FixedHeader: FixedHeader{Type: pt}}
+	var cp *ControlPacket
+	var body *bytes.Buffer // where the content unpacks from
+	var small []byte       // room for a short body inside the packet's allocation
 	switch pt {
-	case CONNECT:
-		cp.Content = &Connect{
-			ProtocolName:    "MQTT",
-			ProtocolVersion: 5,
-			Properties:      &Properties{},
-		}
-	case CONNACK:
-		cp.Content = &Connack{Properties: &Properties{}}
 	case PUBLISH:
-		cp.Content = &Publish{Properties: &Properties{}}
+		in := &inboundPublish{}
+		in.content.Properties = &in.props
+		in.cp.Content = &in.content
+		cp, body = &in.cp, &in.body
 	case PUBACK:
-		cp.Content = &Puback{Properties: &Properties{}}
-	case PUBREC:
-		cp.Content = &Pubrec{Properties: &Properties{}}
-	case PUBREL:
-		cp.Flags = 2
-		cp.Content = &Pubrel{Properties: &Properties{}}
-	case PUBCOMP:
-		cp.Content = &Pubcomp{Properties: &Properties{}}
-	case SUBSCRIBE:
-		cp.Flags = 2
-		cp.Content = &Subscribe{Properties: &Properties{}}
-	case SUBACK:
-		cp.Content = &Suback{Properties: &Properties{}}
-	case UNSUBSCRIBE:
-		cp.Flags = 2
-		cp.Content = &Unsubscribe{Properties: &Properties{}}
-	case UNSUBACK:
-		cp.Content = &Unsuback{Properties: &Properties{}}
-	case PINGREQ:
-		cp.Content = &Pingreq{}
-	case PINGRESP:
-		cp.Content = &Pingresp{}
-	case DISCONNECT:
-		cp.Content = &Disconnect{Properties: &Properties{}}
-	case AUTH:
-		cp.Flags = 1
-		cp.Content = &Auth{Properties: &Properties{}}
+		in := &inboundPuback{}
+		in.content.Properties = &in.props
+		in.cp.Content = &in.content
+		cp, body, small = &in.cp, &in.body, in.small[:]
 	default:
-		return nil, fmt.Errorf("unknown packet type %d requested", pt)
+		if cp = NewControlPacket(pt); cp == nil {
+			return nil, fmt.Errorf("unknown packet type %d requested", pt)
+		}
+		body = &bytes.Buffer{}
 	}
+	cp.Type = pt
 
 	cp.Flags = first & 0xF
 	if cp.Type == PUBLISH { // Publish is the only packet with flags in the fixed header
@@ -298,18 +276,44 @@ func ReadPacket(r io.Reader) (*ControlPacket, error) {
 		return nil, err
 	}
 
-	buf := make([]byte, cp.remainingLength)
+	var buf []byte
+	if cp.remainingLength <= len(small) {
+		buf = small[:cp.remainingLength]
+	} else {
+		buf = make([]byte, cp.remainingLength)
+	}
 	if _, err := io.ReadFull(r, buf); err != nil {
 		if err == io.ErrUnexpectedEOF {
 			err = io.EOF // what io.CopyN reported for a short body
 		}
 		return nil, err
 	}
-	err = cp.Content.Unpack(bytes.NewBuffer(buf))
+	*body = *bytes.NewBuffer(buf)
+	err = cp.Content.Unpack(body)
 	if err != nil {
 		return nil, err
 	}
 	return cp, nil
+}
+
+// inboundPublish is a received PUBLISH with its Properties and the buffer it
+// unpacks from, allocated together: one allocation instead of four.
+type inboundPublish struct {
+	cp      ControlPacket
+	content Publish
+	props   Properties
+	body    bytes.Buffer
+}
+
+// inboundPuback is a received PUBACK, allocated as one object like
+// inboundPublish. A PUBACK body is short (2 bytes on success, 4 with a
+// reason code and no properties), so it is read into small.
+type inboundPuback struct {
+	cp      ControlPacket
+	content Puback
+	props   Properties
+	body    bytes.Buffer
+	small   [4]byte
 }
 
 // WriteTo writes a packet to an io.Writer, handling packing all the parts of

@@ -21,6 +21,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 )
 
 // Puback is the Variable Header definition for a Puback control packet
@@ -97,10 +98,27 @@ func (p *Puback) Buffers() net.Buffers {
 
 // WriteTo is the implementation of the interface required function for a packet
 func (p *Puback) WriteTo(w io.Writer) (int64, error) {
+	if p.ReasonCode == 0 && p.Properties == nil {
+		return WritePubackSuccess(w, p.PacketID)
+	}
 	cp := &ControlPacket{FixedHeader: FixedHeader{Type: PUBACK}}
 	cp.Content = p
 
 	return cp.WriteTo(w)
+}
+
+// WritePubackSuccess writes the PUBACK of a successful QoS 1 PUBLISH, without
+// properties. The reason code and the property length are left out, for a
+// remaining length of 2 (MQTT 5, 3.4.2.1), and the packet is written whole,
+// without the generic encoding's buffers.
+func WritePubackSuccess(w io.Writer, packetID uint16) (int64, error) {
+	b := [4]byte{PUBACK << 4, 2, byte(packetID >> 8), byte(packetID)}
+	if safe, ok := w.(sync.Locker); ok {
+		safe.Lock()
+		defer safe.Unlock()
+	}
+	n, err := w.Write(b[:])
+	return int64(n), err
 }
 
 // Reason returns a string representation of the meaning of the ReasonCode

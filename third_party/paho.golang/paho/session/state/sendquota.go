@@ -71,6 +71,18 @@ func (s *sendQuota) Acquire(ctx context.Context) error {
 	return s.acquire(ctx, false)
 }
 
+// tryAcquire takes a slot if one is free and nobody waits for one; it never
+// blocks.
+func (s *sendQuota) tryAcquire() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.quota > 0 && len(s.waiters) == 0 {
+		s.quota--
+		return true
+	}
+	return false
+}
+
 // acquire attempts to allocate a slot for a message to be published
 // If noWait is true quota will be ignored and the call will return immediately, otherwise acquire will block
 // until a slot is available.

@@ -352,8 +352,6 @@ func (s *State) connectionLost(dp *packets.Disconnect) error {
 //
 // If the function returns an error, then any actions taken will be rewound prior to return.
 func (s *State) AddToSession(ctx context.Context, packet session.Packet, resp chan<- packets.ControlPacket) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	s.mu.Lock() // There may be a delay waiting for semaphore so check for connection before and after
 	if s.conn == nil {
 		s.mu.Unlock()
@@ -363,19 +361,12 @@ func (s *State) AddToSession(ctx context.Context, packet session.Packet, resp ch
 	connCtx := s.connCtx
 	s.mu.Unlock()
 
-	// If the connection drops while waiting we should abort
-	stop := context.AfterFunc(connCtx, cancel)
-	defer stop()
-
 	pt := packet.Type()
 
 	// Ensure only "RECEIVE MAXIMUM" PUBLISH transactions are in flight at any time
 	if pt == packets.PUBLISH {
-		if err := s.inflight.Acquire(ctx); err != nil {
-			if connCtx.Err() != nil {
-				return session.ErrNoConnection
-			}
-			return err // Allow user to confirm if it was their context that led to termination
+		if err := s.acquireSlot(ctx, connCtx); err != nil {
+			return err
 		}
 	}
 
@@ -407,6 +398,35 @@ func (s *State) AddToSession(ctx context.Context, packet session.Packet, resp ch
 		}
 	}
 	return nil
+}
+
+// acquireSlot takes one of the RECEIVE MAXIMUM slots for a PUBLISH. While
+// one is free it takes it at once, without the contexts that waiting needs;
+// otherwise it waits until ctx is done or the connection (connCtx) drops.
+func (s *State) acquireSlot(ctx, connCtx context.Context) error {
+	if s.inflight.tryAcquire() {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// If the connection drops while waiting we should abort
+	stop := context.AfterFunc(connCtx, cancel)
+	defer stop()
+	if err := s.inflight.Acquire(ctx); err != nil {
+		if connCtx.Err() != nil {
+			return session.ErrNoConnection
+		}
+		return err // Allow user to confirm if it was their context that led to termination
+	}
+	return nil
+}
+
+// debugging reports whether a debug logger is set. Calls on the hot paths
+// (one per PUBACK sent or received) check it first: building their
+// arguments allocates even when the logger discards them.
+func (s *State) debugging() bool {
+	_, noop := s.debug.(paholog.NOOPLogger)
+	return !noop
 }
 
 // endClientGenerated should be called when a client-generated transaction has been fully acknowledged
@@ -453,13 +473,11 @@ func (s *State) ack(pb *packets.Publish) error {
 	var err error
 	switch pb.QoS {
 	case 1:
-		pa := packets.Puback{
-			Properties: &packets.Properties{},
-			PacketID:   pb.PacketID,
-		}
 		if s.conn != nil {
-			s.debug.Println("sending PUBACK")
-			_, err = pa.WriteTo(s.conn)
+			if s.debugging() {
+				s.debug.Println("sending PUBACK")
+			}
+			_, err = packets.WritePubackSuccess(s.conn, pb.PacketID)
 			if err != nil {
 				s.errors.Printf("failed to send PUBACK for %d: %s", pb.PacketID, err)
 			}
@@ -514,7 +532,9 @@ func (s *State) PacketReceived(recv *packets.ControlPacket, pubChan chan<- *pack
 		s.endClientGenerated(rp.PacketID, recv)
 		return nil
 	case *packets.Puback: // QOS 1 initial (and final) response
-		s.debug.Println("received PUBACK packet with id ", rp.PacketID)
+		if s.debugging() {
+			s.debug.Println("received PUBACK packet with id ", rp.PacketID)
+		}
 		s.endClientGenerated(rp.PacketID, recv)
 		return nil
 	case *packets.Pubrec: // Initial response to a QOS2 Publish
@@ -558,7 +578,9 @@ func (s *State) PacketReceived(recv *packets.ControlPacket, pubChan chan<- *pack
 		// Packets relating to server generated PUBLISH
 		//
 	case *packets.Publish:
-		s.debug.Printf("received QoS%d PUBLISH", rp.QoS)
+		if s.debugging() {
+			s.debug.Printf("received QoS%d PUBLISH", rp.QoS)
+		}
 		// There is no need to store the packet because it will be resent if not acknowledged before the connection is
 		// reestablished.
 		if rp.QoS > 0 {
