@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
@@ -55,16 +56,19 @@ type bufConn struct {
 	net.Conn
 	r *bufio.Reader
 
-	mu  sync.Mutex // paho's per-packet lock
-	pkt []byte     // the packet being assembled under mu
+	mu       sync.Mutex // paho's per-packet lock
+	pkt      []byte     // the packet being assembled under mu
+	wroteAck bool       // the packet completed under mu is a PUBACK
 
-	wmu     sync.Mutex
-	wcond   *sync.Cond // signalled when pending shrinks or err is set
-	pending []byte     // complete packets waiting to be written
-	spare   []byte     // the last written buffer, reused (writer only)
-	writing bool       // a goroutine is writing pending
-	corked  int        // while > 0, small amounts of pending bytes wait for uncork
-	err     error      // first write error; sticky
+	wmu      sync.Mutex
+	wcond    *sync.Cond    // signalled when pending shrinks or err is set
+	pending  []byte        // complete packets waiting to be written
+	spare    []byte        // the last written buffer, reused (writer only)
+	writing  bool          // a goroutine is writing pending
+	corked   int           // while > 0, small amounts of pending bytes wait for uncork
+	ackHolds int           // while > 0, a PUBACK alone waits in pending (see holdAcks)
+	err      error         // first write error; sticky
+	writes   *atomic.Int64 // counts writes to Conn, when set
 }
 
 // corkFlushBytes is how much may wait while corked before it is written anyway.
@@ -85,6 +89,30 @@ func (c *bufConn) uncork() {
 	c.corked--
 	c.wmu.Unlock()
 	c.writePending(false)
+}
+
+// holdAcks makes a PUBACK written through Lock wait in the pending bytes,
+// until releaseAcks or until any other packet is written (it carries the
+// PUBACK along). Unlike a cork it never holds back another packet.
+func (c *bufConn) holdAcks() {
+	c.wmu.Lock()
+	c.ackHolds++
+	c.wmu.Unlock()
+}
+
+// releaseAcks ends n holdAcks and writes what waits, unless a cork holds it.
+func (c *bufConn) releaseAcks(n int) {
+	c.wmu.Lock()
+	c.ackHolds -= n
+	c.wmu.Unlock()
+	c.writePending(false)
+}
+
+// acksHeld reports whether a holdAcks is in force.
+func (c *bufConn) acksHeld() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.ackHolds > 0
 }
 
 // flush writes what waits in a cork now; the cork stays.
@@ -109,7 +137,12 @@ func (c *bufConn) Unlock() {
 		_ = c.appendPending(c.appendPkt)
 	}
 	c.resetPkt()
+	ack := c.wroteAck
+	c.wroteAck = false
 	c.mu.Unlock()
+	if ack && c.acksHeld() {
+		return // leaves with the next write (see holdAcks)
+	}
 	c.writePending(false)
 }
 
@@ -140,6 +173,7 @@ func (c *bufConn) Write(p []byte) (int, error) {
 	if n, ok := packetLen(c.pkt); !ok || len(c.pkt) < n {
 		return len(p), nil
 	}
+	c.wroteAck = c.pkt[0]>>4 == packets.PUBACK
 	err := c.appendPending(c.appendPkt)
 	c.resetPkt()
 	if err != nil {
@@ -234,6 +268,9 @@ func (c *bufConn) writePending(force bool) {
 		c.wcond.Broadcast()
 		c.wmu.Unlock()
 		_, err := c.Conn.Write(out)
+		if c.writes != nil {
+			c.writes.Add(1)
+		}
 		c.wmu.Lock()
 		c.spare = nil
 		if cap(out) <= maxPendingWrite {

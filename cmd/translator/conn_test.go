@@ -242,3 +242,65 @@ func TestBufConn_WritesDoNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// pendingLen is how many bytes wait to be written.
+func (c *bufConn) pendingLen() int {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return len(c.pending)
+}
+
+// A held PUBACK waits until another packet is written, which carries it, or
+// until the holds are released; holds never keep back other packets.
+func TestBufConn_HeldAckLeavesWithTheNextWrite(t *testing.T) {
+	client, server := tcpPair(t)
+	c := newBufConn(client)
+	read := func(want string) {
+		t.Helper()
+		cp, err := packets.ReadPacket(server)
+		if err != nil {
+			t.Fatalf("reading %s: %v", want, err)
+		}
+		var got string
+		switch p := cp.Content.(type) {
+		case *packets.Puback:
+			got = fmt.Sprintf("PUBACK %d", p.PacketID)
+		case *packets.Publish:
+			got = "PUBLISH " + string(p.Payload)
+		}
+		if got != want {
+			t.Errorf("got %s, want %s", got, want)
+		}
+	}
+
+	c.holdAcks()
+	if _, err := packets.WritePubackSuccess(c, 5); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.pendingLen(); n != 4 {
+		t.Fatalf("%d bytes pending after a held PUBACK, want its 4", n)
+	}
+	if err := writePacket(c, "t", "carrier"); err != nil { // written at once despite the hold
+		t.Fatal(err)
+	}
+	read("PUBACK 5")
+	read("PUBLISH carrier")
+
+	c.holdAcks() // two holds in force now
+	if _, err := packets.WritePubackSuccess(c, 6); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.pendingLen(); n != 4 {
+		t.Fatalf("%d bytes pending after a held PUBACK, want its 4", n)
+	}
+	c.releaseAcks(2)
+	read("PUBACK 6")
+	if n := c.pendingLen(); n != 0 {
+		t.Errorf("%d bytes pending after releaseAcks", n)
+	}
+
+	if _, err := packets.WritePubackSuccess(c, 7); err != nil { // no hold: out at once
+		t.Fatal(err)
+	}
+	read("PUBACK 7")
+}

@@ -65,6 +65,7 @@ func (d *daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.latency.write(&buf, "translator_translation_latency_seconds", "Time from receiving a message to queueing its publications.")
+	fmt.Fprintf(&buf, "# HELP translator_mqtt_writes_total Writes (system calls) to the broker connection; each carries every packet ready at the time.\n# TYPE translator_mqtt_writes_total counter\ntranslator_mqtt_writes_total %d\n", d.broker.writes.Load())
 	fmt.Fprintf(&buf, "# HELP translator_mqtt_reconnects_total MQTT reconnections after the first connection.\n# TYPE translator_mqtt_reconnects_total counter\ntranslator_mqtt_reconnects_total %d\n", max(d.broker.connects.Load()-1, 0))
 	restarts := 0
 	if d.embedded != nil {

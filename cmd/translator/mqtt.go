@@ -60,6 +60,8 @@ type broker struct {
 	waited     atomic.Int64            // messages that went to a FIFO publisher instead of out at once
 	conn       atomic.Pointer[bufConn] // the latest connection (nil with a proxy)
 	engineCork atomic.Pointer[bufConn] // the connection the engine holds corked (see corkEngine)
+	heldAcks   ackHold                 // PUBACKs waiting for the engine (see holdAck)
+	writes     atomic.Int64            // writes to broker connections, all of them
 }
 
 // brokerEvent tells the engine goroutine about the connection.
@@ -154,6 +156,9 @@ func (b *broker) start(ctx context.Context) error {
 			Session:  b.session,
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
 				p := pr.Packet
+				if p.QoS > 0 {
+					b.holdAck() // paho writes the PUBACK when this returns
+				}
 				b.in.push(translate.Message{Topic: p.Topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain})
 				return true, nil
 			}},
@@ -164,6 +169,7 @@ func (b *broker) start(ctx context.Context) error {
 		cc.AttemptConnection = func(ctx context.Context, cc autopaho.ClientConfig, u *url.URL) (net.Conn, error) {
 			c, err := dialBuffered(ctx, cc, u)
 			if err == nil {
+				c.writes = &b.writes
 				b.conn.Store(c)
 			}
 			return c, err
