@@ -24,6 +24,23 @@ const (
 	busyBacklog          = 1000
 )
 
+// deferGrid is the spacing of the instants at which waiting state/{key}
+// values become due: a value that must wait is held until the first grid
+// instant at or after its topic's interval has passed. Values of many
+// topics then fall due together, and the publisher sends them in one batch
+// (one write, one wake-up) instead of one by one, each at its own time.
+const deferGrid = 25 * time.Millisecond
+
+// dueAt rounds the earliest time t a value may be sent up to the next
+// deferGrid instant.
+func dueAt(t time.Time) time.Time {
+	q := t.Truncate(deferGrid)
+	if q.Before(t) {
+		q = q.Add(deferGrid)
+	}
+	return q
+}
+
 // keyInterval is the current interval between publications on one
 // state/{key} topic (see keyTopicInterval).
 func (b *broker) keyInterval() time.Duration {
@@ -77,7 +94,7 @@ func (s *latestTable) putLatest(m translate.Message, now time.Time, interval tim
 	if !e.pending {
 		e.pending = true
 		if due := e.lastSent.Add(interval); now.Before(due) {
-			e.notBefore = due
+			e.notBefore = dueAt(due)
 			heap.Push(&s.deferred, e)
 		} else {
 			s.ready = append(s.ready, e)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +46,7 @@ func TestLatestTable_NewestPerTopic(t *testing.T) {
 // newest, and a clear forgets the topic.
 func TestLatestTable_KeyTopicInterval(t *testing.T) {
 	s := newLatestTable()
-	t0 := time.Now()
+	t0 := time.Now().Truncate(deferGrid) // on the grid, as keyTopicInterval is a multiple of it
 	put := func(v string, at time.Duration) {
 		s.putLatest(translate.Message{Topic: "d/state/brightness", Payload: []byte(v), Latest: true}, t0.Add(at), keyTopicInterval)
 	}
@@ -93,6 +94,54 @@ func TestLatestTable_KeyTopicInterval(t *testing.T) {
 	}
 	if v, ok, _ := take(6 * keyTopicInterval); !ok || v != "false" {
 		t.Errorf("a waiting value was lost by forgetIdle: got %q %v", v, ok)
+	}
+}
+
+// Waiting values become due on deferGrid instants, never before their
+// topic's interval has passed, so values whose intervals end close together
+// go out in one batch.
+func TestLatestTable_WaitingValuesFallDueTogether(t *testing.T) {
+	grid := time.Now().Truncate(deferGrid).Add(deferGrid)
+	for _, tc := range []struct {
+		name string
+		t    time.Time
+		want time.Time
+	}{
+		{"on the grid", grid, grid},
+		{"just after", grid.Add(time.Nanosecond), grid.Add(deferGrid)},
+		{"just before", grid.Add(-time.Millisecond), grid},
+	} {
+		if got := dueAt(tc.t); !got.Equal(tc.want) {
+			t.Errorf("%s: dueAt = %v, want %v", tc.name, got.Sub(grid), tc.want.Sub(grid))
+		}
+	}
+
+	s := newLatestTable()
+	t0 := grid.Add(time.Millisecond)
+	for i, topic := range []string{"a/state/brightness", "b/state/brightness"} {
+		sentAt := t0.Add(time.Duration(i) * 10 * time.Millisecond)
+		if !s.claim(topic, sentAt, keyTopicInterval) {
+			t.Fatalf("%s: first value not claimed", topic)
+		}
+		s.putLatest(translate.Message{Topic: topic, Payload: []byte("2"), Latest: true}, sentAt.Add(time.Millisecond), keyTopicInterval)
+	}
+	// a's interval ends at t0+100ms, b's at t0+110ms: both wait for the
+	// grid instant after, t0-1ms+125ms.
+	due := grid.Add(keyTopicInterval + deferGrid)
+	if _, ok, wait := s.takeLatest(t0.Add(keyTopicInterval)); ok || wait != due.Sub(t0.Add(keyTopicInterval)) {
+		t.Fatalf("when a's interval ended: ok=%v wait=%v, want nothing for %v", ok, wait, due.Sub(t0.Add(keyTopicInterval)))
+	}
+	var got []string
+	for {
+		m, ok, _ := s.takeLatest(due)
+		if !ok {
+			break
+		}
+		got = append(got, m.Topic)
+	}
+	slices.Sort(got)
+	if want := []string{"a/state/brightness", "b/state/brightness"}; !slices.Equal(got, want) {
+		t.Errorf("due at the grid instant: %v, want %v", got, want)
 	}
 }
 
