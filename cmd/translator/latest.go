@@ -29,12 +29,14 @@ const (
 // instant at or after its topic's interval has passed. Values of many
 // topics then fall due together, and the publisher sends them in one batch
 // (one write, one wake-up) instead of one by one, each at its own time.
+// Each table's grid is shifted by its phase, so the publishers' batches
+// take turns instead of meeting the envelopes all at once.
 const deferGrid = 25 * time.Millisecond
 
 // dueAt rounds the earliest time t a value may be sent up to the next
-// deferGrid instant.
-func dueAt(t time.Time) time.Time {
-	q := t.Truncate(deferGrid)
+// instant of the deferGrid shifted by phase.
+func dueAt(t time.Time, phase time.Duration) time.Time {
+	q := t.Add(-phase).Truncate(deferGrid).Add(phase)
 	if q.Before(t) {
 		q = q.Add(deferGrid)
 	}
@@ -58,8 +60,9 @@ type latestTable struct {
 	ready    []*latestEntry // due, oldest first
 	deferred deferredHeap   // waiting for keyTopicInterval to pass
 	wake     chan struct{}
-	timer    *time.Timer // publisher goroutine only
-	pruned   time.Time   // last forgetIdle
+	timer    *time.Timer   // publisher goroutine only
+	pruned   time.Time     // last forgetIdle
+	phase    time.Duration // shift of this table's deferGrid
 }
 
 // pruneEvery is how often a table forgets topics it sent long enough ago
@@ -94,7 +97,7 @@ func (s *latestTable) putLatest(m translate.Message, now time.Time, interval tim
 	if !e.pending {
 		e.pending = true
 		if due := e.lastSent.Add(interval); now.Before(due) {
-			e.notBefore = dueAt(due)
+			e.notBefore = dueAt(due, s.phase)
 			heap.Push(&s.deferred, e)
 		} else {
 			s.ready = append(s.ready, e)

@@ -103,15 +103,18 @@ func TestLatestTable_KeyTopicInterval(t *testing.T) {
 func TestLatestTable_WaitingValuesFallDueTogether(t *testing.T) {
 	grid := time.Now().Truncate(deferGrid).Add(deferGrid)
 	for _, tc := range []struct {
-		name string
-		t    time.Time
-		want time.Time
+		name  string
+		t     time.Time
+		phase time.Duration
+		want  time.Time
 	}{
-		{"on the grid", grid, grid},
-		{"just after", grid.Add(time.Nanosecond), grid.Add(deferGrid)},
-		{"just before", grid.Add(-time.Millisecond), grid},
+		{"on the grid", grid, 0, grid},
+		{"just after", grid.Add(time.Nanosecond), 0, grid.Add(deferGrid)},
+		{"just before", grid.Add(-time.Millisecond), 0, grid},
+		{"shifted grid, before its instant", grid.Add(time.Millisecond), 5 * time.Millisecond, grid.Add(5 * time.Millisecond)},
+		{"shifted grid, after its instant", grid.Add(6 * time.Millisecond), 5 * time.Millisecond, grid.Add(deferGrid + 5*time.Millisecond)},
 	} {
-		if got := dueAt(tc.t); !got.Equal(tc.want) {
+		if got := dueAt(tc.t, tc.phase); !got.Equal(tc.want) {
 			t.Errorf("%s: dueAt = %v, want %v", tc.name, got.Sub(grid), tc.want.Sub(grid))
 		}
 	}

@@ -233,6 +233,7 @@ func (b *broker) startPublishers(ctx context.Context) {
 	b.latest = make([]*latestTable, latestPublishers)
 	for i := range b.latest {
 		t := newLatestTable()
+		t.phase = time.Duration(i) * deferGrid / latestPublishers
 		b.latest[i] = t
 		go b.runLatest(ctx, t)
 	}
