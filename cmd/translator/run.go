@@ -223,7 +223,7 @@ func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 				d.handle(ctx, msg)
 			}
 			release()
-			d.broker.releaseAcks() // with the burst's publications, if still corked
+			d.broker.releaseAcks() // PUBACKs no write has carried yet (the engine's usually did)
 			d.broker.in.rearm()
 			if sweeping && sweepDone == nil && d.engine.DevicesKnown() {
 				sweepDone = time.After(5 * time.Second)
