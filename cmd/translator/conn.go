@@ -60,15 +60,16 @@ type bufConn struct {
 	pkt      []byte     // the packet being assembled under mu
 	wroteAck bool       // the packet completed under mu is a PUBACK
 
-	wmu      sync.Mutex
-	wcond    *sync.Cond    // signalled when pending shrinks or err is set
-	pending  []byte        // complete packets waiting to be written
-	spare    []byte        // the last written buffer, reused (writer only)
-	writing  bool          // a goroutine is writing pending
-	corked   int           // while > 0, small amounts of pending bytes wait for uncork
-	ackHolds int           // while > 0, a PUBACK alone waits in pending (see holdAcks)
-	err      error         // first write error; sticky
-	writes   *atomic.Int64 // counts writes to Conn, when set
+	wmu         sync.Mutex
+	wcond       *sync.Cond    // signalled when pending shrinks or err is set
+	pending     []byte        // complete packets waiting to be written
+	spare       []byte        // the last written buffer, reused (writer only)
+	writing     bool          // a goroutine is writing pending
+	corked      int           // while > 0, small amounts of pending bytes wait for uncork
+	ackHolds    int           // while > 0, a PUBACK alone waits in pending (see holdAcks)
+	acksWaiting int           // PUBACKs waiting in pending because of ackHolds
+	err         error         // first write error; sticky
+	writes      *atomic.Int64 // counts writes to Conn, when set
 }
 
 // corkFlushBytes is how much may wait while corked before it is written anyway.
@@ -91,9 +92,17 @@ func (c *bufConn) uncork() {
 	c.writePending(false)
 }
 
+// maxWaitingAcks bounds the PUBACKs that wait in the pending bytes (see
+// holdAcks). The broker sends only so many QoS 1 messages before their
+// acknowledgements (Mosquitto: 20), so in a flood they must keep flowing
+// while the engine works: the PUBACK past the bound is written at once and
+// carries the waiting ones along.
+const maxWaitingAcks = 8
+
 // holdAcks makes a PUBACK written through Lock wait in the pending bytes,
 // until releaseAcks or until any other packet is written (it carries the
-// PUBACK along). Unlike a cork it never holds back another packet.
+// PUBACK along), at most maxWaitingAcks of them. Unlike a cork it never
+// holds back another packet.
 func (c *bufConn) holdAcks() {
 	c.wmu.Lock()
 	c.ackHolds++
@@ -108,11 +117,16 @@ func (c *bufConn) releaseAcks(n int) {
 	c.writePending(false)
 }
 
-// acksHeld reports whether a holdAcks is in force.
-func (c *bufConn) acksHeld() bool {
+// ackWaits reports whether a PUBACK just appended may wait (see holdAcks),
+// and counts it if so.
+func (c *bufConn) ackWaits() bool {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	return c.ackHolds > 0
+	if c.ackHolds <= 0 || c.acksWaiting >= maxWaitingAcks {
+		return false
+	}
+	c.acksWaiting++
+	return true
 }
 
 // flush writes what waits in a cork now; the cork stays.
@@ -140,7 +154,7 @@ func (c *bufConn) Unlock() {
 	ack := c.wroteAck
 	c.wroteAck = false
 	c.mu.Unlock()
-	if ack && c.acksHeld() {
+	if ack && c.ackWaits() {
 		return // leaves with the next write (see holdAcks)
 	}
 	c.writePending(false)
@@ -265,6 +279,7 @@ func (c *bufConn) writePending(force bool) {
 	for len(c.pending) > 0 && c.err == nil {
 		out := c.pending
 		c.pending = c.spare[:0]
+		c.acksWaiting = 0
 		c.wcond.Broadcast()
 		c.wmu.Unlock()
 		_, err := c.Conn.Write(out)

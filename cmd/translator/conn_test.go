@@ -251,7 +251,8 @@ func (c *bufConn) pendingLen() int {
 }
 
 // A held PUBACK waits until another packet is written, which carries it, or
-// until the holds are released; holds never keep back other packets.
+// until the holds are released; holds never keep back other packets, and at
+// most maxWaitingAcks PUBACKs wait.
 func TestBufConn_HeldAckLeavesWithTheNextWrite(t *testing.T) {
 	client, server := tcpPair(t)
 	c := newBufConn(client)
@@ -303,4 +304,27 @@ func TestBufConn_HeldAckLeavesWithTheNextWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	read("PUBACK 7")
+
+	// At most maxWaitingAcks wait; the next one goes at once, with them.
+	for range maxWaitingAcks + 1 {
+		c.holdAcks()
+	}
+	for id := range uint16(maxWaitingAcks) {
+		if _, err := packets.WritePubackSuccess(c, 100+id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := c.pendingLen(); n != 4*maxWaitingAcks {
+		t.Fatalf("%d bytes pending after %d held PUBACKs, want %d", n, maxWaitingAcks, 4*maxWaitingAcks)
+	}
+	if _, err := packets.WritePubackSuccess(c, 100+maxWaitingAcks); err != nil {
+		t.Fatal(err)
+	}
+	for id := range maxWaitingAcks + 1 {
+		read(fmt.Sprintf("PUBACK %d", 100+id))
+	}
+	if n := c.pendingLen(); n != 0 {
+		t.Errorf("%d bytes pending after the PUBACK past the bound", n)
+	}
+	c.releaseAcks(maxWaitingAcks + 1)
 }
