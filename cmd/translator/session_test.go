@@ -110,7 +110,7 @@ func TestSession_PublishWaitsForRoom(t *testing.T) {
 	t.Run("a dropped connection ends the wait", func(t *testing.T) {
 		s, acks, _ := full(t)
 		done := wait(s, acks, context.Background())
-		time.Sleep(10 * time.Millisecond) // let it start waiting
+		time.Sleep(10 * time.Millisecond) // waiting by now; if not, it finds no connection: the same error
 		if err := s.ConnectionLost(nil); err != nil {
 			t.Fatal(err)
 		}
