@@ -323,9 +323,14 @@ func TestDaemon_RefusedPublicationIsCountedNotRetried(t *testing.T) {
 	p := startTranslator(t, b, minimalInstance, "HTTP_ADDR="+addr)
 	waitMetric(t, addr, "translator_publish_rejected_total", func(float64) bool { return true })
 
+	// Each value is refused before the next is sent: sent sooner, within
+	// the state/{key} spacing, a newer value would replace it while it
+	// waits (translator_state_key_superseded_total), and the broker would
+	// see fewer values to refuse.
 	for i, bri := range []int{10, 200, 30} {
 		z2m.Publish("zigbee2mqtt/"+lampName, fmt.Sprintf(`{"state":"ON","brightness":%d,"linkquality":%d}`, bri, i), false)
 		w.WaitFor(lampPrefix+"state/link_quality", payloadIs(fmt.Sprint(i)), 5*time.Second)
+		waitMetric(t, addr, "translator_publish_rejected_total", func(v float64) bool { return v >= float64(i+1) })
 	}
 	rejected := waitMetric(t, addr, "translator_publish_rejected_total", func(v float64) bool { return v >= 3 })
 	time.Sleep(500 * time.Millisecond) // a retry would be refused and counted again
