@@ -66,8 +66,8 @@ type bufConn struct {
 	spare       []byte        // the last written buffer, reused (writer only)
 	writing     bool          // a goroutine is writing pending
 	corked      int           // while > 0, small amounts of pending bytes wait for uncork
-	ackHolds    int           // while > 0, a PUBACK alone waits in pending (see holdAcks)
-	acksWaiting int           // PUBACKs waiting in pending because of ackHolds
+	holdingAcks bool          // a PUBACK alone waits in pending (see holdAcks)
+	acksWaiting int           // PUBACKs waiting in pending because of holdingAcks
 	err         error         // first write error; sticky
 	writes      *atomic.Int64 // counts writes to Conn, when set
 }
@@ -99,22 +99,25 @@ func (c *bufConn) uncork() {
 // carries the waiting ones along.
 const maxWaitingAcks = 8
 
-// holdAcks makes a PUBACK written through Lock wait in the pending bytes,
-// until releaseAcks or until any other packet is written (it carries the
-// PUBACK along), at most maxWaitingAcks of them. Unlike a cork it never
-// holds back another packet.
+// holdAcks makes PUBACKs written through Lock wait in the pending bytes,
+// until releaseAcks or until any other packet is written (it carries them
+// along), at most maxWaitingAcks of them. Unlike a cork it never holds back
+// another packet.
 func (c *bufConn) holdAcks() {
 	c.wmu.Lock()
-	c.ackHolds++
+	c.holdingAcks = true
 	c.wmu.Unlock()
 }
 
-// releaseAcks ends n holdAcks and writes what waits, unless a cork holds it.
-func (c *bufConn) releaseAcks(n int) {
+// releaseAcks ends holdAcks and writes what waits, unless a cork holds it.
+func (c *bufConn) releaseAcks() {
 	c.wmu.Lock()
-	c.ackHolds -= n
+	held := c.holdingAcks
+	c.holdingAcks = false
 	c.wmu.Unlock()
-	c.writePending(false)
+	if held {
+		c.writePending(false)
+	}
 }
 
 // ackWaits reports whether a PUBACK just appended may wait (see holdAcks),
@@ -122,7 +125,7 @@ func (c *bufConn) releaseAcks(n int) {
 func (c *bufConn) ackWaits() bool {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.ackHolds <= 0 || c.acksWaiting >= maxWaitingAcks {
+	if !c.holdingAcks || c.acksWaiting >= maxWaitingAcks {
 		return false
 	}
 	c.acksWaiting++

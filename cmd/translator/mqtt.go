@@ -60,7 +60,6 @@ type broker struct {
 	waited     atomic.Int64            // messages that went to a FIFO publisher instead of out at once
 	conn       atomic.Pointer[bufConn] // the latest connection (nil with a proxy)
 	engineCork atomic.Pointer[bufConn] // the connection the engine holds corked (see corkEngine)
-	heldAcks   ackHold                 // PUBACKs waiting for the engine (see holdAck)
 	writes     atomic.Int64            // writes to broker connections, all of them
 }
 

@@ -314,46 +314,24 @@ func (b *broker) waitForRoom(ctx context.Context) {
 	}
 }
 
-// ackHold counts the holds holdAck put on one connection.
-type ackHold struct {
-	mu   sync.Mutex
-	conn *bufConn
-	n    int
-}
-
 // holdAck keeps the PUBACK of an inbound QoS 1 message from being written
 // on its own, until releaseAcks: it then leaves in the same write as the
 // publications the engine made from the message (bufConn.holdAcks). The
-// engine releases the holds at the end of every burst, and any packet
-// written meanwhile carries the waiting acknowledgements along.
+// engine releases the hold at the end of every burst, and any packet
+// written meanwhile carries the waiting acknowledgements along. A hold left
+// on a connection that was replaced does not matter: closing it wrote what
+// waited.
 func (b *broker) holdAck() {
-	c := b.conn.Load()
-	if c == nil {
-		return
+	if c := b.conn.Load(); c != nil {
+		c.holdAcks()
 	}
-	h := &b.heldAcks
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.conn != c {
-		// A new connection. The old one is closed, and closing wrote what
-		// waited on it.
-		h.conn, h.n = c, 0
-	}
-	c.holdAcks()
-	h.n++
 }
 
-// releaseAcks ends the holds of holdAck: the engine has handled the
-// messages taken so far, and their acknowledgements go out with its
-// publications.
+// releaseAcks ends holdAck: the engine has handled the messages taken so
+// far, and their acknowledgements go out with its publications.
 func (b *broker) releaseAcks() {
-	h := &b.heldAcks
-	h.mu.Lock()
-	c, n := h.conn, h.n
-	h.n = 0
-	h.mu.Unlock()
-	if n > 0 {
-		c.releaseAcks(n)
+	if c := b.conn.Load(); c != nil {
+		c.releaseAcks()
 	}
 }
 
