@@ -98,9 +98,6 @@ func (p *Puback) Buffers() net.Buffers {
 
 // WriteTo is the implementation of the interface required function for a packet
 func (p *Puback) WriteTo(w io.Writer) (int64, error) {
-	if p.ReasonCode == 0 && p.Properties == nil {
-		return WritePubackSuccess(w, p.PacketID)
-	}
 	cp := &ControlPacket{FixedHeader: FixedHeader{Type: PUBACK}}
 	cp.Content = p
 
