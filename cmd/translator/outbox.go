@@ -41,6 +41,29 @@ const fifoDepth = 256
 // without limit. A last-value message (state/{key}) that is not due yet
 // waits in its table, which holds at most one message per topic.
 func (b *broker) publish(ctx context.Context, m translate.Message) {
+	var now time.Time
+	if m.Latest {
+		now = time.Now()
+	}
+	b.publishAt(ctx, m, now)
+}
+
+// publishAll publishes the messages of one translation, in order. The
+// clock is read once for all of them: their state/{key} values count as
+// sent at the same instant.
+func (b *broker) publishAll(ctx context.Context, msgs []translate.Message) {
+	var now time.Time
+	for _, m := range msgs {
+		if m.Latest && now.IsZero() {
+			now = time.Now()
+		}
+		b.publishAt(ctx, m, now)
+	}
+}
+
+// publishAt is publish with the clock already read: now matters only for a
+// last-value message.
+func (b *broker) publishAt(ctx context.Context, m translate.Message, now time.Time) {
 	if b.out == nil {
 		b.log.Error().Str("topic", m.Topic).Msg("publish before the mqtt connection was started")
 		return
@@ -48,7 +71,7 @@ func (b *broker) publish(ctx context.Context, m translate.Message) {
 	h := topicHash(m.Topic)
 	if m.Latest {
 		t := b.latest[h%latestPublishers]
-		now, interval := time.Now(), b.keyInterval()
+		interval := b.keyInterval()
 		if b.direct() && !b.congested() && t.claim(m.Topic, now, interval) && b.publishNow(ctx, m) {
 			return
 		}

@@ -326,9 +326,7 @@ func bridgeState(e *translate.Engine) string {
 // apply publishes a result and logs its diagnostics.
 func (d *daemon) apply(ctx context.Context, res translate.Result) {
 	release := d.broker.corkEngine()
-	for _, m := range res.Publish {
-		d.broker.publish(ctx, m)
-	}
+	d.broker.publishAll(ctx, res.Publish)
 	release()
 	for _, diag := range res.Diagnostics {
 		ev := d.log.WithLevel(levelOf(diag.Level))
