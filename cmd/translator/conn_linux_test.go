@@ -89,3 +89,59 @@ func TestRawConn_CallsDoNotAllocate(t *testing.T) {
 		t.Errorf("allocations per call: write %v, read %v; want 0 and 0", write, read)
 	}
 }
+
+// The reader asks for a quick ACK once before it waits, for everything it
+// read since the last one, and not at all when a write carried the
+// acknowledgement in between.
+func TestRawConn_QuickAckBeforeWaitingUnlessAWriteCarriedIt(t *testing.T) {
+	client, server := tcpPair(t)
+	c := withRawIO(client).(*rawConn)
+	var acks int
+	c.quickAck = func(fd uintptr) { acks++; quickAck(fd) } // the reader's goroutine only
+	buf := make([]byte, 8)
+	receive := func(s string) {
+		t.Helper()
+		if _, err := server.Write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf[:len(s)]); err != nil || string(buf[:len(s)]) != s {
+			t.Fatalf("read %q, %v; want %q", buf[:len(s)], err, s)
+		}
+	}
+	wait := func() { // read until the deadline: the reader waits for data
+		t.Helper()
+		_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		defer c.SetReadDeadline(time.Time{})
+		var ne net.Error
+		if _, err := c.Read(buf); !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("Read: %v, want a timeout", err)
+		}
+	}
+
+	receive("a")
+	receive("b")
+	wait()
+	if acks != 1 {
+		t.Fatalf("after two reads and a wait: %d quick ACKs, want 1", acks)
+	}
+	wait()
+	if acks != 1 {
+		t.Fatalf("after a wait with nothing read: %d quick ACKs, want still 1", acks)
+	}
+	receive("c")
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(server, buf[:1]); err != nil {
+		t.Fatal(err)
+	}
+	wait()
+	if acks != 1 {
+		t.Fatalf("after a read answered by a write: %d quick ACKs, want still 1", acks)
+	}
+	receive("d")
+	wait()
+	if acks != 2 {
+		t.Fatalf("after another read and a wait: %d quick ACKs, want 2", acks)
+	}
+}
