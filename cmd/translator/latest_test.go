@@ -213,3 +213,76 @@ func TestBroker_KeyIntervalFollowsInboundBacklog(t *testing.T) {
 		t.Errorf("drained: keyInterval = %v, want %v", got, keyTopicInterval)
 	}
 }
+
+// Per-key topics are spaced by busyKeyTopicInterval from the second in
+// which half their values (and at least minPressured) found the send
+// window congested, until the values offered per second fall below half
+// of that second's, or a second passes with none.
+func TestKeyPressure(t *testing.T) {
+	type second struct {
+		offered, congested int
+		wantBusy           bool // once the second is over
+	}
+	tests := []struct {
+		name    string
+		seconds []second
+		silence bool // a silent second after them
+		want    bool
+	}{
+		{"light congestion", []second{{1000, 140, false}, {1000, 499, false}}, false, false},
+		{"half congested", []second{{1000, 500, true}}, false, true},
+		{"too few values", []second{{minPressured - 1, minPressured - 1, false}}, false, false},
+		{"stays while the demand holds", []second{{5000, 4000, true}, {5000, 0, true}, {2500, 0, true}}, false, true},
+		{"ends when the demand halves", []second{{5000, 4000, true}, {2499, 0, false}}, false, false},
+		{"ends after a silent second", []second{{5000, 4000, true}}, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var p keyPressure
+			t0 := time.Now()
+			at := func(i int, frac time.Duration) time.Time { return t0.Add(time.Duration(i)*time.Second + frac) }
+			for i, sec := range tt.seconds {
+				step := time.Second / time.Duration(sec.offered)
+				for j := range sec.offered {
+					p.observe(at(i, time.Duration(j)*step), j < sec.congested)
+					if j == 0 && i > 0 {
+						if got := p.busy.Load(); got != tt.seconds[i-1].wantBusy {
+							t.Fatalf("after second %d: busy = %v, want %v", i, got, tt.seconds[i-1].wantBusy)
+						}
+					}
+				}
+			}
+			next := len(tt.seconds)
+			if tt.silence {
+				next++
+			}
+			p.observe(at(next, 0), false)
+			if got := p.busy.Load(); got != tt.want {
+				t.Errorf("at the end: busy = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// A state/{key} value reports to keyPressure whether it found the send
+// window congested, and the interval follows.
+func TestBroker_KeyIntervalFollowsKeyPressure(t *testing.T) {
+	b := &broker{in: newFairQueue(32<<20, keepTopic), out: []chan translate.Message{}}
+	for range latestPublishers {
+		b.latest = append(b.latest, newLatestTable())
+	}
+	b.sendWindow.Store(20)
+	b.inflight.Store(10) // half the window: congested
+	t0 := time.Now()
+	for i := range minPressured {
+		m := translate.Message{Topic: fmt.Sprintf("p/devices/d%d/state/brightness", i), Payload: []byte("1"), QoS: 1, Latest: true}
+		b.publishAt(context.Background(), m, t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	if got := b.keyInterval(); got != keyTopicInterval {
+		t.Fatalf("within the first second: keyInterval = %v, want %v", got, keyTopicInterval)
+	}
+	b.publishAt(context.Background(), translate.Message{Topic: "p/devices/x/state/brightness", Payload: []byte("1"), QoS: 1, Latest: true}, t0.Add(time.Second))
+	if got := b.keyInterval(); got != busyKeyTopicInterval {
+		t.Errorf("after a second of congested values: keyInterval = %v, want %v", got, busyKeyTopicInterval)
+	}
+}

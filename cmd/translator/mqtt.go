@@ -46,7 +46,8 @@ type broker struct {
 	// are not acknowledged yet; sendWindow is the broker's receive maximum.
 	inflight   atomic.Int64
 	sendWindow atomic.Int64
-	room       wakeup // broadcast when the window stops being congested
+	room       wakeup      // broadcast when the window has room again (roomAgain)
+	keyLoad    keyPressure // whether per-key topics are more than the broker takes
 
 	statusTopic string
 	subs        []string

@@ -17,8 +17,9 @@ func TestTopicHash_IsFNV1a(t *testing.T) {
 	}
 }
 
-// waitForRoom returns once an acknowledgement brings the messages in flight
-// below half the broker's receive maximum, and not before.
+// waitForRoom returns once acknowledgements bring the messages in flight
+// down to a quarter of the broker's receive maximum, and not before: below
+// half is not enough.
 func TestBroker_WaitForRoom(t *testing.T) {
 	b := &broker{}
 	b.sendWindow.Store(20)
@@ -31,16 +32,23 @@ func TestBroker_WaitForRoom(t *testing.T) {
 		b.waitForRoom(context.Background())
 		close(done)
 	}()
-	select {
-	case <-done:
-		t.Fatal("waitForRoom returned while congested")
-	case <-time.After(50 * time.Millisecond):
+	stillWaits := func(when string) {
+		t.Helper()
+		select {
+		case <-done:
+			t.Fatalf("waitForRoom returned %s", when)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	b.inflight.Add(-1) // what drainAcks does for one PUBACK
+	stillWaits("while congested")
+	b.inflight.Store(9) // below half, not yet a quarter
+	b.room.broadcast()
+	stillWaits("with 9 of 20 in flight")
+	b.inflight.Store(5) // what drainAcks does for PUBACKs, and it broadcasts
 	b.room.broadcast()
 	select {
 	case <-done:
 	case <-time.After(roomWait / 2):
-		t.Fatal("waitForRoom still waits after the window opened")
+		t.Fatal("waitForRoom still waits with 5 of 20 in flight")
 	}
 }
