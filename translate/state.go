@@ -322,7 +322,7 @@ func (e *Engine) publishState(r *Result, d *device, now time.Time, filter map[st
 	retain := e.cfg.RetainState && filter == nil
 	topic := d.stateTopic
 	r.Publish = append(r.Publish, Message{Topic: topic, Payload: buf, QoS: e.cfg.QoS, Retain: retain})
-	if retain {
+	if retain && !d.retained[topic] { // a lookup costs less than a store
 		d.retained[topic] = true
 	}
 	if !e.cfg.StateKeyTopics || filter != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"sync"
 	"time"
 
@@ -406,12 +407,14 @@ func (s *wakeup) broadcast() {
 	s.mu.Unlock()
 }
 
-// topicHash is 32-bit FNV-1a over the topic, without allocating.
+// topicSeed keys topicHash for the life of the process.
+var topicSeed = maphash.MakeSeed()
+
+// topicHash picks a topic's publisher: the same topic always gets the same
+// one (so its messages stay in order), and different topics spread evenly.
+// maphash uses the CPU's AES instructions: 5 ns for a 67-byte topic,
+// against 40 ns for the FNV-1a it replaced (a multiplication per byte),
+// which was 6 % of the CPU profile of `max` with 1000 devices.
 func topicHash(topic string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(topic); i++ {
-		h ^= uint32(topic[i])
-		h *= 16777619
-	}
-	return h
+	return uint32(maphash.String(topicSeed, topic))
 }

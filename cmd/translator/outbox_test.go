@@ -2,18 +2,41 @@ package main
 
 import (
 	"context"
-	"hash/fnv"
+	"fmt"
 	"testing"
 	"time"
 )
 
-func TestTopicHash_IsFNV1a(t *testing.T) {
-	for _, topic := range []string{"", "a", "IoT2mqtt/v1/instances/zb/devices/0x1/state/brightness"} {
-		h := fnv.New32a()
-		h.Write([]byte(topic))
-		if got, want := topicHash(topic), h.Sum32(); got != want {
-			t.Errorf("topicHash(%q) = %d, want %d", topic, got, want)
+// A topic always goes to the same publisher, and a device's topics spread
+// over the publishers evenly.
+func TestTopicHash(t *testing.T) {
+	const devices = 1000
+	keys := []string{"", "/brightness", "/color_temp", "/state", "/linkquality", "/online"}
+	for _, shards := range []uint32{fifoPublishers, latestPublishers} {
+		count := make([]int, shards)
+		for d := range devices {
+			for _, k := range keys {
+				topic := fmt.Sprintf("IoT2mqtt/v1/instances/zb/devices/0x00158d0001%06x/state%s", d, k)
+				h := topicHash(topic)
+				if again := topicHash(topic); again != h {
+					t.Fatalf("topicHash(%q) = %d, then %d", topic, h, again)
+				}
+				count[h%shards]++
+			}
 		}
+		mean := devices * len(keys) / int(shards)
+		for i, n := range count {
+			if n < mean*8/10 || n > mean*12/10 {
+				t.Errorf("%d publishers: publisher %d gets %d topics, want %d ± 20 %%", shards, i, n, mean)
+			}
+		}
+	}
+}
+
+func BenchmarkTopicHash(b *testing.B) {
+	topic := "IoT2mqtt/v1/instances/zb/devices/0x00158d0001a0000f/state/brightness"
+	for b.Loop() {
+		topicHash(topic)
 	}
 }
 
