@@ -24,7 +24,8 @@ func dialBuffered(ctx context.Context, cc autopaho.ClientConfig, u *url.URL) (*b
 	if err != nil {
 		return nil, err
 	}
-	c := withRawIO(tcp)
+	raw := withRawIO(tcp)
+	c := raw
 	if u.Scheme == "tls" {
 		tc := tls.Client(c, cc.TlsCfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
@@ -33,7 +34,17 @@ func dialBuffered(ctx context.Context, cc autopaho.ClientConfig, u *url.URL) (*b
 		}
 		c = tc
 	}
-	return newBufConn(c), nil
+	bc := newBufConn(c)
+	if r, ok := raw.(ackCarrier); ok {
+		r.carryAcksWhile(bc.acksHeld)
+	}
+	return bc, nil
+}
+
+// ackCarrier is a connection that can leave the acknowledgement of what it
+// read to a write that is sure to come (see rawConn).
+type ackCarrier interface {
+	carryAcksWhile(writeDue func() bool)
 }
 
 // maxPendingWrite bounds the packets waiting to be written; a writer past it
@@ -118,6 +129,15 @@ func (c *bufConn) releaseAcks() {
 	if held {
 		c.writePending(false)
 	}
+}
+
+// acksHeld reports whether PUBACKs are being held (holdAcks): an inbound
+// QoS 1 message was taken, and its PUBACK will be written once the engine
+// has handled it, or before the engine waits for anything.
+func (c *bufConn) acksHeld() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.holdingAcks
 }
 
 // ackWaits reports whether a PUBACK just appended may wait (see holdAcks),

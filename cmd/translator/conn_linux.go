@@ -13,7 +13,7 @@ import (
 // withRawIO wraps a TCP connection in a rawConn: reads and writes of the
 // broker connection as system calls the Go scheduler does not see, and a
 // TCP_QUICKACK before the reader waits, unless a write acknowledged what it
-// read.
+// read or is sure to (carryAcksWhile).
 //
 // Quick ACKs: a broker with Nagle's algorithm on (mosquitto's default) holds
 // its next packet to us until its last one is acknowledged; packets we do not
@@ -23,7 +23,9 @@ import (
 // topics that was 6.1 calls per message, each sending an ACK of its own that
 // released one more small segment from the broker. Once per wait, and not
 // at all when our write carried the ACK, it is 3.8 calls, and the broker's
-// PUBACKs come in 4.7 reads per message instead of 6.1.
+// PUBACKs come in 4.7 reads per message instead of 6.1. Not asking while
+// the PUBACK of an inbound message is still to be written took 1000
+// messages/s from 3.3 calls per message to 2.3.
 //
 // Raw system calls: the first ordinary system call after the daemon was idle
 // wakes the runtime's monitor thread, which then polls every 20 µs for a
@@ -60,7 +62,13 @@ type rawConn struct {
 	readSeq  atomic.Uint64
 	ackedSeq atomic.Uint64
 	quickAck func(fd uintptr) // the package's quickAck; tests count the calls
+	writeDue func() bool      // see carryAcksWhile; nil: never
 }
+
+// carryAcksWhile lets the reader wait without a quick ACK while writeDue
+// reports a write that is sure to come: it will acknowledge what was read.
+// Set once, before the connection is used.
+func (c *rawConn) carryAcksWhile(writeDue func() bool) { c.writeDue = writeDue }
 
 // rawOp is one direction of a rawConn: the buffer and outcome of the call
 // in progress, and the callback bound to it once (a closure per call
@@ -96,7 +104,7 @@ func (c *rawConn) read(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			if seq := c.readSeq.Load(); c.ackedSeq.Load() < seq {
+			if seq := c.readSeq.Load(); c.ackedSeq.Load() < seq && (c.writeDue == nil || !c.writeDue()) {
 				c.quickAck(fd)
 				c.acked(seq)
 			}

@@ -94,54 +94,89 @@ func TestRawConn_CallsDoNotAllocate(t *testing.T) {
 // read since the last one, and not at all when a write carried the
 // acknowledgement in between.
 func TestRawConn_QuickAckBeforeWaitingUnlessAWriteCarriedIt(t *testing.T) {
-	client, server := tcpPair(t)
-	c := withRawIO(client).(*rawConn)
-	var acks int
-	c.quickAck = func(fd uintptr) { acks++; quickAck(fd) } // the reader's goroutine only
-	buf := make([]byte, 8)
-	receive := func(s string) {
-		t.Helper()
-		if _, err := server.Write([]byte(s)); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.ReadFull(c, buf[:len(s)]); err != nil || string(buf[:len(s)]) != s {
-			t.Fatalf("read %q, %v; want %q", buf[:len(s)], err, s)
-		}
+	r := newQuickAckRig(t)
+	r.receive("a")
+	r.receive("b")
+	r.wait()
+	if r.acks != 1 {
+		t.Fatalf("after two reads and a wait: %d quick ACKs, want 1", r.acks)
 	}
-	wait := func() { // read until the deadline: the reader waits for data
-		t.Helper()
-		_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-		defer c.SetReadDeadline(time.Time{})
-		var ne net.Error
-		if _, err := c.Read(buf); !errors.As(err, &ne) || !ne.Timeout() {
-			t.Fatalf("Read: %v, want a timeout", err)
-		}
+	r.wait()
+	if r.acks != 1 {
+		t.Fatalf("after a wait with nothing read: %d quick ACKs, want still 1", r.acks)
 	}
+	r.receive("c")
+	if _, err := r.c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(r.server, r.buf[:1]); err != nil {
+		t.Fatal(err)
+	}
+	r.wait()
+	if r.acks != 1 {
+		t.Fatalf("after a read answered by a write: %d quick ACKs, want still 1", r.acks)
+	}
+	r.receive("d")
+	r.wait()
+	if r.acks != 2 {
+		t.Fatalf("after another read and a wait: %d quick ACKs, want 2", r.acks)
+	}
+}
 
-	receive("a")
-	receive("b")
-	wait()
-	if acks != 1 {
-		t.Fatalf("after two reads and a wait: %d quick ACKs, want 1", acks)
+// While a write is sure to come (a PUBACK the engine holds), the reader
+// waits without a quick ACK and leaves the acknowledgement to that write;
+// once none is due, it asks for the ACK as before.
+func TestRawConn_NoQuickAckWhileAWriteIsDue(t *testing.T) {
+	r := newQuickAckRig(t)
+	due := true
+	r.c.carryAcksWhile(func() bool { return due })
+	r.receive("p")
+	r.wait()
+	if r.acks != 0 {
+		t.Fatalf("waiting while a write is due: %d quick ACKs, want 0", r.acks)
 	}
-	wait()
-	if acks != 1 {
-		t.Fatalf("after a wait with nothing read: %d quick ACKs, want still 1", acks)
+	due = false
+	r.wait()
+	if r.acks != 1 {
+		t.Fatalf("waiting once no write is due: %d quick ACKs, want 1", r.acks)
 	}
-	receive("c")
-	if _, err := c.Write([]byte("x")); err != nil {
-		t.Fatal(err)
+}
+
+// quickAckRig is a raw connection that counts its quick ACKs, and its peer.
+type quickAckRig struct {
+	t      *testing.T
+	c      *rawConn
+	server net.Conn
+	acks   int // the reader's goroutine (the test's) only
+	buf    []byte
+}
+
+func newQuickAckRig(t *testing.T) *quickAckRig {
+	client, server := tcpPair(t)
+	r := &quickAckRig{t: t, c: withRawIO(client).(*rawConn), server: server, buf: make([]byte, 8)}
+	r.c.quickAck = func(fd uintptr) { r.acks++; quickAck(fd) }
+	return r
+}
+
+// receive has the peer send s and reads it.
+func (r *quickAckRig) receive(s string) {
+	r.t.Helper()
+	if _, err := r.server.Write([]byte(s)); err != nil {
+		r.t.Fatal(err)
 	}
-	if _, err := io.ReadFull(server, buf[:1]); err != nil {
-		t.Fatal(err)
+	if _, err := io.ReadFull(r.c, r.buf[:len(s)]); err != nil || string(r.buf[:len(s)]) != s {
+		r.t.Fatalf("read %q, %v; want %q", r.buf[:len(s)], err, s)
 	}
-	wait()
-	if acks != 1 {
-		t.Fatalf("after a read answered by a write: %d quick ACKs, want still 1", acks)
-	}
-	receive("d")
-	wait()
-	if acks != 2 {
-		t.Fatalf("after another read and a wait: %d quick ACKs, want 2", acks)
+}
+
+// wait reads until a short deadline passes: the reader waits for data that
+// does not come.
+func (r *quickAckRig) wait() {
+	r.t.Helper()
+	_ = r.c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	defer r.c.SetReadDeadline(time.Time{})
+	var ne net.Error
+	if _, err := r.c.Read(r.buf); !errors.As(err, &ne) || !ne.Timeout() {
+		r.t.Fatalf("Read: %v, want a timeout", err)
 	}
 }

@@ -153,12 +153,9 @@ func (b *broker) start(ctx context.Context) error {
 		},
 		ClientConfig: paho.ClientConfig{
 			ClientID: b.cfg.ClientID(),
-			Session:  b.session,
+			Session:  holdingSession{State: b.session, hold: b.holdAck},
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
 				p := pr.Packet
-				if p.QoS > 0 {
-					b.holdAck() // paho writes the PUBACK when this returns
-				}
 				b.in.push(translate.Message{Topic: p.Topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain})
 				return true, nil
 			}},
@@ -302,4 +299,21 @@ func (b *broker) shutdown(ctx context.Context) {
 	if err := b.cm.Disconnect(ctx); err != nil {
 		b.log.Debug().Err(err).Msg("disconnect")
 	}
+}
+
+// holdingSession is the daemon's MQTT session as paho's reader sees it: an
+// inbound QoS 1 message starts holdAck before paho hands it on, on the
+// reader's goroutine. The reader then knows, before it waits for more data,
+// that the message's PUBACK is sure to be written, and leaves the TCP
+// acknowledgement of what it read to that write (see carryAcksWhile).
+type holdingSession struct {
+	*state.State
+	hold func()
+}
+
+func (s holdingSession) PacketReceived(p *packets.ControlPacket, deliver chan<- *packets.Publish) error {
+	if pb, ok := p.Content.(*packets.Publish); ok && pb.QoS > 0 {
+		s.hold()
+	}
+	return s.State.PacketReceived(p, deliver)
 }

@@ -89,6 +89,7 @@ func (b *broker) publishAt(ctx context.Context, m translate.Message, now time.Ti
 	b.backlog.Add(1)
 	b.waited.Add(1)
 	b.dropEngineCork()
+	b.releaseAcks() // the engine may wait below: what it holds must not
 	select {
 	case b.out[h%fifoPublishers] <- m:
 	case <-ctx.Done():
@@ -170,7 +171,10 @@ func (b *broker) publishNow(ctx context.Context, m translate.Message) bool {
 	}
 	if !added {
 		// The acknowledgements that free a slot answer packets that may
-		// still sit in a cork: let them go, then wait.
+		// still sit in a cork: let them go, then wait. Held PUBACKs go too,
+		// and later ones are no longer held: the reader counts on them to
+		// acknowledge what it read (holdingSession).
+		b.releaseAcks()
 		c.flush()
 		wait, cancel := context.WithTimeout(ctx, publishTimeout)
 		err := b.session.AddToSession(wait, pb, b.acks)
@@ -353,8 +357,9 @@ func (b *broker) waitForRoom(ctx context.Context) {
 // holdAck keeps the PUBACK of an inbound QoS 1 message from being written
 // on its own, until releaseAcks: it then leaves in the same write as the
 // publications the engine made from the message (bufConn.holdAcks). The
-// engine releases the hold at the end of every burst, and any packet
-// written meanwhile carries the waiting acknowledgements along. A hold left
+// engine releases the hold at the end of every burst and before anything it
+// may wait for, and any packet written meanwhile carries the waiting
+// acknowledgements along. A hold left
 // on a connection that was replaced does not matter: closing it wrote what
 // waited.
 func (b *broker) holdAck() {

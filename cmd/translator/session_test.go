@@ -152,3 +152,30 @@ func TestPubackWriteTo_ReasonCode(t *testing.T) {
 		t.Errorf("wrote % x, want % x", got, want)
 	}
 }
+
+// The session paho's reader calls starts holdAck for an inbound QoS 1
+// PUBLISH, before the message is handed on, and for nothing else.
+func TestHoldingSession_HoldsForInboundQoS1(t *testing.T) {
+	held := 0
+	s := holdingSession{State: state.NewInMemory(), hold: func() { held++ }}
+	deliver := make(chan *packets.Publish, 4)
+	for _, tt := range []struct {
+		name string
+		p    packets.ControlPacket
+		want int // holds after it
+	}{
+		{"QoS 0 PUBLISH", packets.ControlPacket{Content: &packets.Publish{Topic: "zigbee2mqtt/a"}}, 0},
+		{"QoS 1 PUBLISH", packets.ControlPacket{Content: &packets.Publish{Topic: "zigbee2mqtt/a", QoS: 1, PacketID: 7}}, 1},
+		{"PUBACK", packets.ControlPacket{Content: &packets.Puback{PacketID: 9}}, 1},
+	} {
+		if err := s.PacketReceived(&tt.p, deliver); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if held != tt.want {
+			t.Errorf("after a %s: %d holds, want %d", tt.name, held, tt.want)
+		}
+	}
+	if len(deliver) != 2 {
+		t.Errorf("%d messages handed on, want the 2 PUBLISHes", len(deliver))
+	}
+}
