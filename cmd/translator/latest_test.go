@@ -214,15 +214,17 @@ func TestBroker_KeyIntervalFollowsInboundBacklog(t *testing.T) {
 	}
 }
 
+// second is one second of state/{key} values offered to keyPressure.
+type second struct {
+	offered, congested int
+	wantBusy           bool // once the second is over
+}
+
 // Per-key topics are spaced by busyKeyTopicInterval from the second in
 // which half their values (and at least minPressured) found the send
 // window congested, until the values offered per second fall below half
 // of that second's, or a second passes with none.
 func TestKeyPressure(t *testing.T) {
-	type second struct {
-		offered, congested int
-		wantBusy           bool // once the second is over
-	}
 	tests := []struct {
 		name    string
 		seconds []second
@@ -235,6 +237,7 @@ func TestKeyPressure(t *testing.T) {
 		{"stays while the demand holds", []second{{5000, 4000, true}, {5000, 0, true}, {2500, 0, true}}, false, true},
 		{"ends when the demand halves", []second{{5000, 4000, true}, {2499, 0, false}}, false, false},
 		{"ends after a silent second", []second{{5000, 4000, true}}, true, false},
+		{"measures again after keyPressureRecheck", recheck(), false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -262,6 +265,17 @@ func TestKeyPressure(t *testing.T) {
 			}
 		})
 	}
+}
+
+// recheck is a minute of steady demand, congested only in its first
+// second: busy from then until keyPressureRecheck, then a second of
+// measuring, not congested, then busy again when congestion comes back.
+func recheck() []second {
+	secs := []second{{5000, 4000, true}}
+	for i := 1; i < int(keyPressureRecheck/time.Second); i++ {
+		secs = append(secs, second{5000, 0, true})
+	}
+	return append(secs, second{5000, 0, false}, second{5000, 0, false}, second{5000, 3000, true})
 }
 
 // A state/{key} value reports to keyPressure whether it found the send
