@@ -141,7 +141,8 @@ func TestDaemon_MetricsAndHealth(t *testing.T) {
 		`translator_mqtt_reconnects_total 0`,
 		`translator_upstream_restarts_total 0`,
 		`translator_mqtt_connected 1`,
-		`go_gomaxprocs 1`, // the daemon's default, see TestDaemon_GOMAXPROCSIsHonoured
+		`translator_state_key_interval_seconds 0.1`, // idle: neither behind nor pressed
+		`go_gomaxprocs 1`,                           // the daemon's default, see TestDaemon_GOMAXPROCSIsHonoured
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
