@@ -152,8 +152,16 @@ func (c *bufConn) ackWaits() bool {
 	return true
 }
 
-// flush writes what waits in a cork now; the cork stays.
-func (c *bufConn) flush() { c.writePending(true) }
+// flush writes what waits now, in a cork or as held PUBACKs, and ends the
+// hold (holdAcks); the cork stays. A goroutine that is about to wait for
+// the broker calls it: the broker's answers may depend on what waited, and
+// the reader counts on held PUBACKs leaving before anyone waits.
+func (c *bufConn) flush() {
+	c.wmu.Lock()
+	c.holdingAcks = false
+	c.wmu.Unlock()
+	c.writePending(true)
+}
 
 func newBufConn(c net.Conn) *bufConn {
 	b := &bufConn{Conn: c, r: bufio.NewReaderSize(c, 64<<10)}

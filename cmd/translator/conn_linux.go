@@ -43,7 +43,7 @@ func withRawIO(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	rw := &rawConn{TCPConn: tc, rc: rc, quickAck: quickAck}
+	rw := &rawConn{TCPConn: tc, rc: rc, quickAck: quickAck, writeDue: func() bool { return false }}
 	rw.rd.fn, rw.wr.fn = rw.read, rw.write
 	return rw
 }
@@ -62,7 +62,7 @@ type rawConn struct {
 	readSeq  atomic.Uint64
 	ackedSeq atomic.Uint64
 	quickAck func(fd uintptr) // the package's quickAck; tests count the calls
-	writeDue func() bool      // see carryAcksWhile; nil: never
+	writeDue func() bool      // see carryAcksWhile
 }
 
 // carryAcksWhile lets the reader wait without a quick ACK while writeDue
@@ -104,7 +104,7 @@ func (c *rawConn) read(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			if seq := c.readSeq.Load(); c.ackedSeq.Load() < seq && (c.writeDue == nil || !c.writeDue()) {
+			if seq := c.readSeq.Load(); c.ackedSeq.Load() < seq && !c.writeDue() {
 				c.quickAck(fd)
 				c.acked(seq)
 			}

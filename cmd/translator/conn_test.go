@@ -8,6 +8,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/eclipse/paho.golang/packets"
 )
@@ -251,11 +252,12 @@ func (c *bufConn) pendingLen() int {
 }
 
 // A held PUBACK waits until another packet is written, which carries it, or
-// until the holds are released; holds never keep back other packets, and at
-// most maxWaitingAcks PUBACKs wait.
+// until the holds are released or flushed; holds never keep back other
+// packets, and at most maxWaitingAcks PUBACKs wait.
 func TestBufConn_HeldAckLeavesWithTheNextWrite(t *testing.T) {
 	client, server := tcpPair(t)
 	c := newBufConn(client)
+	_ = server.SetReadDeadline(time.Now().Add(10 * time.Second)) // a PUBACK held for good fails, not hangs
 	read := func(want string) {
 		t.Helper()
 		cp, err := packets.ReadPacket(server)
@@ -325,4 +327,20 @@ func TestBufConn_HeldAckLeavesWithTheNextWrite(t *testing.T) {
 		t.Errorf("%d bytes pending after the PUBACK past the bound", n)
 	}
 	c.releaseAcks()
+
+	// flush (a goroutine about to wait for the broker) writes held PUBACKs
+	// and ends the hold: the next PUBACK goes at once.
+	c.holdAcks()
+	if _, err := packets.WritePubackSuccess(c, 200); err != nil {
+		t.Fatal(err)
+	}
+	c.flush()
+	read("PUBACK 200")
+	if c.acksHeld() {
+		t.Error("still holding PUBACKs after flush")
+	}
+	if _, err := packets.WritePubackSuccess(c, 201); err != nil {
+		t.Fatal(err)
+	}
+	read("PUBACK 201")
 }

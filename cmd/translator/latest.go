@@ -67,8 +67,9 @@ func (b *broker) keyInterval() time.Duration {
 // for as long as the demand stays up.
 //
 // Measured at 1000 devices, QoS 1: at 1000 messages/s 14 % of the values
-// met a congested window, at 5000/s 83 %; there the spacing halved the
-// daemon's CPU per message and took the added p99 from 1.8 to 1.1 ms.
+// met a congested window, at 5000/s 83 %; there the spacing took the
+// daemon's CPU per message from 84 to 45 µs and the added p99 from 2.6 to
+// 1.3 ms.
 type keyPressure struct {
 	busy atomic.Bool
 

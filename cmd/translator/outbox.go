@@ -42,11 +42,7 @@ const fifoDepth = 256
 // without limit. A last-value message (state/{key}) that is not due yet
 // waits in its table, which holds at most one message per topic.
 func (b *broker) publish(ctx context.Context, m translate.Message) {
-	var now time.Time
-	if m.Latest {
-		now = time.Now()
-	}
-	b.publishAt(ctx, m, now)
+	b.publishAt(ctx, m, time.Now())
 }
 
 // publishAll publishes the messages of one translation, in order. The
@@ -171,10 +167,8 @@ func (b *broker) publishNow(ctx context.Context, m translate.Message) bool {
 	}
 	if !added {
 		// The acknowledgements that free a slot answer packets that may
-		// still sit in a cork: let them go, then wait. Held PUBACKs go too,
-		// and later ones are no longer held: the reader counts on them to
-		// acknowledge what it read (holdingSession).
-		b.releaseAcks()
+		// still sit in a cork: let them go, and the held PUBACKs with them
+		// (see flush), then wait.
 		c.flush()
 		wait, cancel := context.WithTimeout(ctx, publishTimeout)
 		err := b.session.AddToSession(wait, pb, b.acks)
@@ -359,9 +353,8 @@ func (b *broker) waitForRoom(ctx context.Context) {
 // publications the engine made from the message (bufConn.holdAcks). The
 // engine releases the hold at the end of every burst and before anything it
 // may wait for, and any packet written meanwhile carries the waiting
-// acknowledgements along. A hold left
-// on a connection that was replaced does not matter: closing it wrote what
-// waited.
+// acknowledgements along. A hold left on a connection that was replaced
+// does not matter: closing it wrote what waited.
 func (b *broker) holdAck() {
 	if c := b.conn.Load(); c != nil {
 		c.holdAcks()
