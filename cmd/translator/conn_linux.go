@@ -120,13 +120,6 @@ func (c *rawConn) read(fd uintptr) bool {
 	}
 }
 
-// quickAck makes the kernel acknowledge what was received, now.
-func quickAck(fd uintptr) {
-	one := int32(1)
-	_, _, _ = syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, fd, syscall.IPPROTO_TCP, syscall.TCP_QUICKACK,
-		uintptr(unsafe.Pointer(&one)), unsafe.Sizeof(one), 0)
-}
-
 // acked records that the reads up to seq are acknowledged.
 func (c *rawConn) acked(seq uint64) {
 	for {
