@@ -122,13 +122,17 @@ func (c *bufConn) holdAcks() {
 
 // releaseAcks ends holdAcks and writes what waits, unless a cork holds it.
 func (c *bufConn) releaseAcks() {
-	c.wmu.Lock()
-	held := c.holdingAcks
-	c.holdingAcks = false
-	c.wmu.Unlock()
-	if held {
+	if c.endHold() {
 		c.writePending(false)
 	}
+}
+
+// endHold ends holdAcks and reports whether it was on.
+func (c *bufConn) endHold() (held bool) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	held, c.holdingAcks = c.holdingAcks, false
+	return held
 }
 
 // acksHeld reports whether PUBACKs are being held (holdAcks): an inbound
@@ -157,9 +161,7 @@ func (c *bufConn) ackWaits() bool {
 // the broker calls it: the broker's answers may depend on what waited, and
 // the reader counts on held PUBACKs leaving before anyone waits.
 func (c *bufConn) flush() {
-	c.wmu.Lock()
-	c.holdingAcks = false
-	c.wmu.Unlock()
+	c.endHold()
 	c.writePending(true)
 }
 
