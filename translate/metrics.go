@@ -1,9 +1,9 @@
 package translate
 
 import (
-	"fmt"
-	"io"
-	"sort"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/iot2mqtt/zigbee2mqtt-translator/mapping"
 )
@@ -32,52 +32,29 @@ func (c *counters) rule(r *mapping.Rule) *ruleStats {
 	return s
 }
 
-// WriteMetrics writes the engine's counters in the Prometheus text format.
-// Call it on the engine's goroutine.
-func (e *Engine) WriteMetrics(w io.Writer) {
-	c := &e.stats
-	fmt.Fprintln(w, "# HELP translator_messages_in_total Messages received, by kind.")
-	fmt.Fprintln(w, "# TYPE translator_messages_in_total counter")
-	for _, k := range sortedKeys(c.in) {
-		fmt.Fprintf(w, "translator_messages_in_total{kind=%q} %d\n", k, c.in[k])
-	}
-	fmt.Fprintln(w, "# HELP translator_messages_out_total Messages published.")
-	fmt.Fprintln(w, "# TYPE translator_messages_out_total counter")
-	fmt.Fprintf(w, "translator_messages_out_total %d\n", c.out)
-	fmt.Fprintln(w, "# HELP translator_commands_total Command outcomes (success, error, timeout, rejected).")
-	fmt.Fprintln(w, "# TYPE translator_commands_total counter")
-	for _, k := range sortedKeys(c.commands) {
-		fmt.Fprintf(w, "translator_commands_total{outcome=%q} %d\n", k, c.commands[k])
-	}
-	type row struct {
-		id, block, layer string
-		s                *ruleStats
-	}
-	var rows []row
-	for r, s := range c.rules {
-		rows = append(rows, row{r.ID(), r.Block.Name, r.Block.Layer.String(), s})
-	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].id < rows[j].id })
-	fmt.Fprintln(w, "# HELP translator_rule_applications_total Rule applications by result (matched, skipped, failed).")
-	fmt.Fprintln(w, "# TYPE translator_rule_applications_total counter")
-	for _, r := range rows {
-		for _, res := range []struct {
-			name string
-			n    int64
-		}{{"matched", r.s.matched}, {"skipped", r.s.skipped}, {"failed", r.s.failed}} {
-			fmt.Fprintf(w, "translator_rule_applications_total{rule=%q,block=%q,layer=%q,result=%q} %d\n", r.id, r.block, r.layer, res.name, res.n)
-		}
-	}
-	fmt.Fprintln(w, "# HELP translator_devices Devices known from bridge/devices.")
-	fmt.Fprintln(w, "# TYPE translator_devices gauge")
-	fmt.Fprintf(w, "translator_devices %d\n", len(e.devices))
+// Metrics is a snapshot of the engine's counters.
+type Metrics struct {
+	In       map[string]int64 // messages received, by kind
+	Out      int64            // messages published
+	Commands map[string]int64 // command outcomes
+	Rules    []RuleMetrics    // by rule id
+	Devices  int              // devices known from bridge/devices
 }
 
-func sortedKeys(m map[string]int64) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// RuleMetrics counts what one rule did.
+type RuleMetrics struct {
+	ID, Block, Layer         string
+	Matched, Skipped, Failed int64
+}
+
+// Metrics returns a snapshot of the engine's counters. Call it on the
+// engine's goroutine.
+func (e *Engine) Metrics() Metrics {
+	c := &e.stats
+	m := Metrics{In: maps.Clone(c.in), Out: c.out, Commands: maps.Clone(c.commands), Devices: len(e.devices)}
+	for r, s := range c.rules {
+		m.Rules = append(m.Rules, RuleMetrics{ID: r.ID(), Block: r.Block.Name, Layer: r.Block.Layer.String(), Matched: s.matched, Skipped: s.skipped, Failed: s.failed})
 	}
-	sort.Strings(keys)
-	return keys
+	slices.SortFunc(m.Rules, func(a, b RuleMetrics) int { return strings.Compare(a.ID, b.ID) })
+	return m
 }

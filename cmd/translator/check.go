@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/transport"
 	"io"
 	"net/url"
 	"os"
@@ -12,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/eclipse/paho.golang/paho"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/mapping"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
 	"github.com/tidwall/gjson"
@@ -172,7 +172,7 @@ func fetchRetained(brokerURL, topic string) ([]byte, error) {
 	got := make(chan []byte, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cli, err := connectClient(ctx, u, fmt.Sprintf("translator-check-%d", os.Getpid()), "", "", func(p *paho.Publish) {
+	cli, err := transport.Dial(ctx, u, fmt.Sprintf("translator-check-%d", os.Getpid()), "", "", func(p transport.Message) {
 		select {
 		case got <- p.Payload:
 		default:
@@ -181,8 +181,8 @@ func fetchRetained(brokerURL, topic string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer cli.Disconnect(&paho.Disconnect{})
-	if _, err := cli.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: topic, QoS: 1}}}); err != nil {
+	defer cli.Close()
+	if err := cli.Subscribe(ctx, transport.Filter{Topic: topic, QoS: 1}); err != nil {
 		return nil, fmt.Errorf("subscribe %s: %w", topic, err)
 	}
 	select {

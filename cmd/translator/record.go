@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/transport"
 	"io"
 	"net/url"
 	"os"
@@ -10,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/eclipse/paho.golang/paho"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/replay"
 )
 
@@ -36,7 +36,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{fmt.Sprintf("-broker %q is not a URL like mqtt://host:1883", *brokerFlag)}
 	}
 	rec := &recorder{start: time.Now()}
-	cli, err := connectClient(ctx, u, fmt.Sprintf("translator-record-%d", os.Getpid()), *user, *pass, func(p *paho.Publish) {
+	cli, err := transport.Dial(ctx, u, fmt.Sprintf("translator-record-%d", os.Getpid()), *user, *pass, func(p transport.Message) {
 		rec.add(p.Topic, p.Payload, p.QoS, p.Retain)
 	})
 	if err != nil {
@@ -44,13 +44,13 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	subs := []paho.SubscribeOptions{{Topic: *z2mTopic + "/#", QoS: 1, RetainAsPublished: true}}
+	subs := []transport.Filter{{Topic: *z2mTopic + "/#", QoS: 1, RetainAsPublished: true}}
 	if *commands != "" {
 		for _, f := range []string{"devices/+/cmd", "devices/+/get", "groups/+/cmd", "meta/request/+"} {
-			subs = append(subs, paho.SubscribeOptions{Topic: *commands + "/v1/instances/+/" + f, QoS: 1, RetainAsPublished: true})
+			subs = append(subs, transport.Filter{Topic: *commands + "/v1/instances/+/" + f, QoS: 1, RetainAsPublished: true})
 		}
 	}
-	if _, err := cli.Subscribe(cctx, &paho.Subscribe{Subscriptions: subs}); err != nil {
+	if err := cli.Subscribe(cctx, subs...); err != nil {
 		return fmt.Errorf("record: subscribe: %w", err)
 	}
 	fmt.Fprintf(stderr, "recording %s/# from %s", *z2mTopic, u.Redacted())
@@ -66,7 +66,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case <-ctx.Done():
 	case <-wait:
 	}
-	_ = cli.Disconnect(&paho.Disconnect{})
+	_ = cli.Close()
 
 	lines := rec.lines()
 	replay.Redact(lines)

@@ -5,70 +5,25 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
-	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/wiring"
-	"github.com/iot2mqtt/zigbee2mqtt-translator/mapping"
-	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
-	"github.com/iot2mqtt/zigbee2mqtt-translator/upstream"
-	"github.com/rs/zerolog"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/daemon"
 )
 
-// devicesWatchDelay is how long after connecting the daemon waits for
-// Zigbee2MQTT's retained device list before it warns.
-const devicesWatchDelay = 15 * time.Second
-
-// devicesRecheckDelay is how often the device list is looked for again while
-// it is still missing.
-const devicesRecheckDelay = time.Minute
-
-// recoveryInterval bounds how often Zigbee2MQTT is restarted to recover a lost
-// device list: a restart interrupts the Zigbee network for a few seconds.
-const recoveryInterval = 10 * time.Minute
-
-// maxBurst is how many messages the engine takes in a row before it looks
-// at timers, control requests and signals again.
-const maxBurst = 4096
-
-// shutdownBudget bounds the graceful shutdown after SIGTERM/SIGINT.
-const shutdownBudget = 10 * time.Second
-
-// daemon is the running translator: configuration, engine, broker and (in
-// embedded mode) the Zigbee2MQTT supervisor.
-type daemon struct {
-	cfg      *Config
-	inst     *upstream.Instance
-	log      zerolog.Logger
-	engine   *translate.Engine
-	broker   *broker
-	health   *upstream.Health
-	embedded *embeddedZ2M // nil in translator-only mode
-	control  chan func()  // work to run on the engine goroutine
-	started  time.Time
-	latency  *histogram
-	result   translate.Result // reused by handle: engine goroutine only
-}
-
 // defaultGCPercent replaces Go's GOGC=100 for the daemon unless GOGC is
-// set: the heap may grow to 1.5× the live data instead of 2×. Measured at
-// 1000 devices, 1000 msg/s: RSS 40 → 33 MB for a few percent more CPU.
+// set: the heap may grow to 1.5× the live data instead of 2×, which keeps
+// the resident memory small on gateways for a few percent more CPU.
 const defaultGCPercent = 50
 
 // defaultProcs replaces Go's GOMAXPROCS (one per CPU) for the daemon unless
-// GOMAXPROCS is set. The engine is one goroutine, and with a P per core each
-// message handed from the MQTT reader to the engine woke a sleeping thread
-// on another core: futex calls were a fifth of the CPU profile at 1000
-// msg/s. Measured at 1000 devices: CPU per message 15–33 % lower, and `max`
-// at QoS 0 0.29 → 0.37 of passthrough. The other cores stay free for the
-// broker and Zigbee2MQTT.
+// GOMAXPROCS is set. The engine is one goroutine; with a P per core, each
+// message handed from the MQTT reader to the engine wakes a thread on
+// another core. The other cores stay free for the broker and Zigbee2MQTT.
 const defaultProcs = 1
 
+// runDaemon is `translator run`: the daemon, configured by the environment.
 func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
@@ -80,300 +35,20 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
-	cfg, notes, err := LoadConfig()
+	cfg, notes, err := daemon.LoadConfig()
 	if err != nil {
 		fmt.Fprintf(stderr, "ERROR configuration is invalid:\n%v\n", err)
 		return exitError{code: 2}
 	}
-	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	cfg.Version = version
+	log := daemon.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	for _, n := range notes {
 		log.Info().Msg(n)
 	}
-	d, err := newDaemon(cfg, log)
+	d, err := daemon.New(cfg, log)
 	if err != nil {
 		log.Error().Msg(strings.ReplaceAll(err.Error(), "\n", "; "))
 		return exitError{code: 2}
 	}
-	return d.run(ctx)
-}
-
-func newDaemon(cfg *Config, log zerolog.Logger) (*daemon, error) {
-	inst, err := upstream.LoadInstance(cfg.InstancePath(), cfg.InstanceName, cfg.Home)
-	if err != nil {
-		return nil, fmt.Errorf("instance configuration is invalid: %w", err)
-	}
-	rules, source, err := loadRules(cfg.MappingsDir, inst.Mappings, cfg.InstancePath())
-	if err != nil {
-		return nil, fmt.Errorf("mapping rules are invalid:\n%w", err)
-	}
-	log.Info().Str("pack", source).Int("blocks", len(rules.Blocks())).Msg("mapping rules loaded")
-
-	started := time.Now()
-	mode, pinned := "translator-only", ""
-	if inst.Embedded() {
-		mode, pinned = "embedded", upstream.Z2MVersion
-	}
-	engine := translate.New(wiring.EngineConfig(inst, translate.Config{
-		BaseTopic:   cfg.BaseTopic,
-		InstanceID:  cfg.InstanceName,
-		QoS:         cfg.QoS,
-		RetainState: cfg.Retain,
-		Version:     version,
-		Mode:        mode,
-		Z2MVersion:  pinned,
-		StartedAt:   started,
-	}), rules)
-	d := &daemon{cfg: cfg, inst: inst, log: log, engine: engine, control: make(chan func(), 16), started: started, latency: newHistogram()}
-	d.broker = newBroker(cfg, log.With().Str("component", "mqtt").Logger(), engine.StatusTopic(), engine.Subscriptions(), engine.SweepSubscriptions())
-	if inst.Embedded() {
-		d.embedded, err = newEmbedded(cfg, inst, log.With().Str("component", "upstream").Logger())
-		if err != nil {
-			return nil, err
-		}
-		d.health = upstream.NewHealth(d.embedded.running)
-	} else {
-		log.Info().Str("zigbee2mqtt_base_topic", inst.Z2MBaseTopic).Msg("translator-only mode: no serial_port in the instance JSON, so no Zigbee2MQTT is started; translating for a Zigbee2MQTT elsewhere on the broker")
-		d.health = upstream.NewHealth(nil)
-	}
-	return d, nil
-}
-
-func (d *daemon) run(ctx context.Context) error {
-	log := d.log
-	log.Info().Str("version", version).Str("instance", d.cfg.InstanceName).Str("broker", d.cfg.BrokerURL.Redacted()).
-		Str("base_topic", d.cfg.BaseTopic).Msg("translator starting")
-
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-
-	runCtx, cancelRun := context.WithCancel(context.Background())
-	defer cancelRun()
-	if err := d.broker.start(runCtx); err != nil {
-		return err
-	}
-	httpSrv, err := d.startHTTP()
-	if err != nil {
-		return err
-	}
-	if d.embedded != nil {
-		if err := d.embedded.start(runCtx, d.publishError); err != nil {
-			return err
-		}
-	}
-
-	engineDone := make(chan struct{})
-	go func() {
-		defer close(engineDone)
-		d.loop(runCtx, hup)
-	}()
-
-	<-ctx.Done()
-	log.Info().Msg("signal received, shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownBudget)
-	defer cancel()
-	cancelEngine := make(chan struct{})
-	d.control <- func() { close(cancelEngine) }
-	select {
-	case <-cancelEngine:
-	case <-time.After(2 * time.Second):
-	}
-	d.broker.shutdown(shutdownCtx)
-	if d.embedded != nil {
-		d.embedded.stop(shutdownCtx)
-	}
-	if httpSrv != nil {
-		_ = httpSrv.Shutdown(shutdownCtx)
-	}
-	cancelRun()
-	<-engineDone
-	log.Info().Msg("translator stopped")
-	return nil
-}
-
-// loop is the engine goroutine: it alone touches the engine.
-func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) {
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	var sweepDone <-chan time.Time
-	// devices.timer fires when no bridge/devices arrived after a connect: the
-	// retained list is gone (a broker restarted without persistence) and
-	// Zigbee2MQTT republishes it only when it restarts or its devices change.
-	var devices deviceListWatch
-	sweeping := true
-	resetTimer := func() {
-		if dl, ok := d.engine.NextDeadline(); ok {
-			timer.Reset(max(time.Until(dl), time.Millisecond))
-		} else {
-			timer.Reset(time.Hour)
-		}
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-d.broker.in.ready:
-			// Drain a burst (bounded, so timers and control still run).
-			release := d.broker.corkEngine()
-			for i := 0; i < maxBurst; i++ {
-				msg, ok := d.broker.in.pop()
-				if !ok {
-					break
-				}
-				d.handle(ctx, msg)
-			}
-			release()
-			d.broker.releaseAcks() // PUBACKs no write has carried yet (the engine's usually did)
-			d.broker.in.rearm()
-			if sweeping && sweepDone == nil && d.engine.DevicesKnown() {
-				sweepDone = time.After(5 * time.Second)
-			}
-			d.health.SetBridgeState(bridgeState(d.engine))
-			if d.embedded != nil && d.engine.BridgeOnline() {
-				d.embedded.bridgeOnline(func(m translate.Message) { d.broker.publish(ctx, m) })
-			}
-			resetTimer()
-		case <-timer.C:
-			d.apply(ctx, d.engine.Tick(time.Now()))
-			resetTimer()
-		case <-devices.timer:
-			devices.timer = nil
-			if !d.engine.DevicesKnown() {
-				d.noDeviceList(ctx, &devices)
-				if d.inst.RecoverDeviceList {
-					devices.timer = time.After(devicesRecheckDelay)
-				}
-			}
-		case <-sweepDone:
-			sweeping, sweepDone = false, nil
-			go d.broker.unsubscribe(ctx, d.engine.SweepSubscriptions())
-		case ev := <-d.broker.events:
-			d.health.SetMQTTConnected(ev.up)
-			if !ev.up {
-				continue
-			}
-			if !d.engine.DevicesKnown() {
-				devices.timer, devices.reported = time.After(devicesWatchDelay), false
-			}
-			if ev.reconnect {
-				d.log.Info().Msg("reconnected; republishing retained state")
-				d.apply(ctx, d.engine.Republish(time.Now()))
-			} else {
-				d.apply(ctx, d.engine.Startup(time.Now()))
-			}
-		case <-hup:
-			d.reload("SIGHUP")
-		case f := <-d.control:
-			f()
-		}
-	}
-}
-
-// deviceListWatch tracks a missing bridge/devices across checks.
-type deviceListWatch struct {
-	timer       <-chan time.Time
-	reported    bool      // NO_DEVICE_LIST was reported since the last connect
-	lastRestart time.Time // last bridge/request/restart sent to recover the list
-}
-
-// noDeviceList reports a missing bridge/devices once per connection and, when
-// the instance allows it and Zigbee2MQTT is up, asks Zigbee2MQTT to restart:
-// it publishes its device list on start and otherwise only when the network
-// changes.
-func (d *daemon) noDeviceList(ctx context.Context, w *deviceListWatch) {
-	topic := d.inst.Z2MBaseTopic + "/bridge/devices"
-	if d.inst.RecoverDeviceList && d.engine.BridgeOnline() &&
-		(w.lastRestart.IsZero() || time.Since(w.lastRestart) >= recoveryInterval) {
-		w.lastRestart, w.reported = time.Now(), true
-		request := d.inst.Z2MBaseTopic + "/bridge/request/restart"
-		d.log.Warn().Str("topic", topic).Str("request", request).
-			Msg("no device list from zigbee2mqtt although its bridge is online: the retained bridge/devices is missing (was the broker restarted without persistence?); requesting a zigbee2mqtt restart so it publishes the list again")
-		d.publishError("NO_DEVICE_LIST", "no retained "+topic+" on the broker; requested a zigbee2mqtt restart ("+request+") to recover it", "warning")
-		d.broker.publish(ctx, translate.Message{Topic: request, QoS: 1,
-			Payload: []byte(`{"transaction":"translator-recover-device-list-` + strconv.FormatInt(w.lastRestart.Unix(), 10) + `"}`)})
-		return
-	}
-	if w.reported {
-		return
-	}
-	w.reported = true
-	d.log.Warn().Str("topic", topic).
-		Msg("no device list from zigbee2mqtt yet: the retained bridge/devices is missing (was the broker restarted without persistence?); devices appear once zigbee2mqtt publishes it, e.g. after it restarts")
-	d.publishError("NO_DEVICE_LIST", "no retained "+topic+" on the broker; waiting for zigbee2mqtt to publish it", "warning")
-}
-
-// handle translates one message, publishes the result and records latency.
-func (d *daemon) handle(ctx context.Context, msg translate.Message) {
-	now := time.Now()
-	res := &d.result
-	d.engine.HandleInto(res, msg, now)
-	d.apply(ctx, *res)
-	d.latency.observe(time.Since(now))
-	for _, req := range res.Requests {
-		if req == "reload" {
-			d.reload("meta/request/reload")
-		}
-	}
-}
-
-func bridgeState(e *translate.Engine) string {
-	if e.BridgeOnline() {
-		return "online"
-	}
-	return "offline"
-}
-
-// apply publishes a result and logs its diagnostics.
-func (d *daemon) apply(ctx context.Context, res translate.Result) {
-	release := d.broker.corkEngine()
-	d.broker.publishAll(ctx, res.Publish)
-	release()
-	for _, diag := range res.Diagnostics {
-		ev := d.log.WithLevel(levelOf(diag.Level))
-		if diag.Topic != "" {
-			ev = ev.Str("topic", diag.Topic)
-		}
-		if diag.DeviceID != "" {
-			ev = ev.Str("device_id", diag.DeviceID)
-		}
-		if diag.Detail != "" {
-			ev = ev.Str("detail", diag.Detail)
-		}
-		ev.Msg(diag.Msg)
-	}
-}
-
-func levelOf(s string) zerolog.Level {
-	switch s {
-	case "debug":
-		return zerolog.DebugLevel
-	case "warn":
-		return zerolog.WarnLevel
-	case "error":
-		return zerolog.ErrorLevel
-	}
-	return zerolog.InfoLevel
-}
-
-// reload recompiles the mapping rules; on any error the old rules stay and
-// the errors are logged and published. It runs on the engine goroutine.
-func (d *daemon) reload(trigger string) {
-	inst, err := upstream.LoadInstance(d.cfg.InstancePath(), d.cfg.InstanceName, d.cfg.Home)
-	var rules *mapping.Set
-	if err == nil {
-		rules, _, err = loadRules(d.cfg.MappingsDir, inst.Mappings, d.cfg.InstancePath())
-	}
-	if err != nil {
-		d.log.Error().Str("trigger", trigger).Msg("reload failed; keeping the previous rules: " + strings.ReplaceAll(err.Error(), "\n", "; "))
-		d.publishError("RELOAD_FAILED", "reload failed; keeping the previous rules: "+err.Error(), "error")
-		return
-	}
-	d.engine.SetRules(rules)
-	d.log.Info().Str("trigger", trigger).Int("blocks", len(rules.Blocks())).Msg("mapping rules reloaded")
-}
-
-// publishError publishes an instance-level error {timestamp, error_code,
-// message, severity}. It is safe from any goroutine.
-func (d *daemon) publishError(code, msg, severity string) {
-	d.broker.publish(context.Background(), d.engine.InstanceError(code, msg, severity, time.Now()))
+	return d.Run(ctx)
 }

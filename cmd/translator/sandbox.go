@@ -5,6 +5,8 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/daemon"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/transport"
 	"io"
 	"log/slog"
 	"net"
@@ -17,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/eclipse/paho.golang/paho"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/replay"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
@@ -77,14 +78,14 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer sim.close()
 
 	port, _ := strconv.Atoi(u.Port())
-	cfg := &Config{InstanceName: "sandbox", Home: home, BrokerURL: &url.URL{Scheme: "mqtt", Host: u.Host}, BaseTopic: "IoT2mqtt",
+	cfg := &daemon.Config{Version: version, InstanceName: "sandbox", Home: home, BrokerURL: &url.URL{Scheme: "mqtt", Host: u.Host}, BaseTopic: "IoT2mqtt",
 		ClientPrefix: "iot2mqtt", QoS: 1, Retain: true, KeepAlive: 30, LogLevel: "WARNING", LogFormat: "console",
 		MappingsDir: filepath.Join(home, "no-pack-here")}
 	if st, err := os.Stat("mappings"); err == nil && st.IsDir() {
 		cfg.MappingsDir, _ = filepath.Abs("mappings")
 	}
-	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
-	d, err := newDaemon(cfg, log)
+	log := daemon.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	d, err := daemon.New(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -106,7 +107,7 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 	}
-	return d.run(ctx)
+	return d.Run(ctx)
 }
 
 // sandboxLines reads the fixture for the simulator.
@@ -163,7 +164,7 @@ func startEmbeddedBroker(addr string) (string, func(), error) {
 // watchTraffic prints every IoT2MQTT publication, one line each.
 func watchTraffic(ctx context.Context, host string, w io.Writer) error {
 	var mu sync.Mutex
-	cli, err := connectClient(ctx, &url.URL{Scheme: "mqtt", Host: host}, "sandbox-watch", "", "", func(p *paho.Publish) {
+	cli, err := transport.Dial(ctx, &url.URL{Scheme: "mqtt", Host: host}, "sandbox-watch", "", "", func(p transport.Message) {
 		mu.Lock()
 		defer mu.Unlock()
 		fmt.Fprintf(w, "%s  %s  %s\n", time.Now().Format("15:04:05.000"), p.Topic, p.Payload)
@@ -171,14 +172,13 @@ func watchTraffic(ctx context.Context, host string, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("sandbox watcher: %w", err)
 	}
-	_, err = cli.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "IoT2mqtt/#", QoS: 0}}})
-	return err
+	return cli.Subscribe(ctx, transport.Filter{Topic: "IoT2mqtt/#", QoS: 0})
 }
 
 // simulator plays a fixture's Zigbee2MQTT messages and answers set requests
 // with the state echo a real device gives.
 type simulator struct {
-	cli    *paho.Client
+	cli    *transport.Client
 	ready  chan struct{} // closed when the translator reports online
 	once   sync.Once
 	mu     sync.Mutex
@@ -199,12 +199,12 @@ func startSimulator(ctx context.Context, host string, lines []replay.Line) (*sim
 			})
 		}
 	}
-	cli, err := connectClient(ctx, &url.URL{Scheme: "mqtt", Host: host}, "sandbox-zigbee2mqtt", "", "", s.onMessage)
+	cli, err := transport.Dial(ctx, &url.URL{Scheme: "mqtt", Host: host}, "sandbox-zigbee2mqtt", "", "", s.onMessage)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox zigbee2mqtt: %w", err)
 	}
 	s.cli = cli
-	if _, err := cli.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: s.base + "/#", QoS: 1, NoLocal: true}, {Topic: sandboxStatus, QoS: 1}}}); err != nil {
+	if err := cli.Subscribe(ctx, transport.Filter{Topic: s.base + "/#", QoS: 1, NoLocal: true}, transport.Filter{Topic: sandboxStatus, QoS: 1}); err != nil {
 		return nil, err
 	}
 	go s.play(ctx, lines)
@@ -217,12 +217,12 @@ func (s *simulator) deviceIEEEs() []string {
 	return out
 }
 
-func (s *simulator) close() { _ = s.cli.Disconnect(&paho.Disconnect{}) }
+func (s *simulator) close() { _ = s.cli.Close() }
 
 func (s *simulator) publish(topic string, payload []byte, retain bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, _ = s.cli.Publish(ctx, &paho.Publish{Topic: topic, Payload: payload, QoS: 1, Retain: retain})
+	_ = s.cli.Publish(ctx, transport.Message{Topic: topic, Payload: payload, QoS: 1, Retain: retain})
 }
 
 // sandboxStatus is the translator's status topic in the sandbox.
@@ -276,7 +276,7 @@ func (s *simulator) record(l replay.Line) {
 
 // onMessage answers `<name>/set` with a state echo and bridge requests
 // with an ok response.
-func (s *simulator) onMessage(p *paho.Publish) {
+func (s *simulator) onMessage(p transport.Message) {
 	if p.Topic == sandboxStatus {
 		if string(p.Payload) == "online" {
 			s.once.Do(func() { close(s.ready) })

@@ -2,14 +2,12 @@ package main_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -219,34 +217,5 @@ func TestCheck_LiveBroker(t *testing.T) {
 	out, err := exec.Command(binary, "check", "-broker", "mqtt://"+b.Addr, "../../mappings/10-lights.yaml").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "coverage "+lampIEEE) {
 		t.Errorf("check -broker = %v:\n%s", err, out)
-	}
-}
-
-// The PUBACK of an inbound QoS 1 state message leaves in the same write as
-// the envelope and the state/{key} topics made from it: one write per
-// message on an idle daemon (translator_mqtt_writes_total), where a write
-// of its own for each acknowledgement made two.
-func TestDaemon_AcknowledgementSharesTheWrite(t *testing.T) {
-	addr := freeAddr(t)
-	_, z2m, w, _ := setup(t, minimalInstance, "HTTP_ADDR="+addr)
-	brightness := func(v int) func(mqtttest.Msg) bool {
-		return func(m mqtttest.Msg) bool { return strings.Contains(m.Payload, fmt.Sprintf(`"brightness":%d`, v)) }
-	}
-	z2m.Publish("zigbee2mqtt/"+lampName, `{"state":"ON","brightness":254}`, false)
-	w.WaitFor(lampPrefix+"state", brightness(100), 5*time.Second)
-	time.Sleep(300 * time.Millisecond) // past the state/{key} topics' spacing
-	before := waitMetric(t, addr, "translator_mqtt_writes_total", func(float64) bool { return true })
-	const n = 6
-	for i := 1; i <= n; i++ {
-		z2m.Publish("zigbee2mqtt/"+lampName, fmt.Sprintf(`{"state":"ON","brightness":%d}`, i*254/10), false)
-		w.WaitFor(lampPrefix+"state", brightness(i*10), 5*time.Second)
-		w.WaitFor(lampPrefix+"state/brightness", func(m mqtttest.Msg) bool { return m.Payload == strconv.Itoa(i*10) }, 5*time.Second)
-		time.Sleep(150 * time.Millisecond)
-	}
-	after := waitMetric(t, addr, "translator_mqtt_writes_total", func(float64) bool { return true })
-	// One write per message; one more is allowed for a PUBACK that paho
-	// writes only after the engine has finished (a scheduling race).
-	if got := after - before; got < n || got > n+1 {
-		t.Errorf("%v writes for %d messages, want %d (at most %d)", got, n, n, n+1)
 	}
 }
