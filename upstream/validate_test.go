@@ -1,14 +1,20 @@
+//go:build integration
+
 package upstream_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/rs/zerolog"
 	"gopkg.in/yaml.v3"
 
 	"github.com/iot2mqtt/zigbee2mqtt-translator/upstream"
@@ -244,5 +250,71 @@ func TestValidatorAgreesWithAjv(t *testing.T) {
 		if got := goErr == nil; got != ajv[i] {
 			t.Errorf("%s: Go validator valid=%v (%v), ajv valid=%v", names[i], got, goErr, ajv[i])
 		}
+	}
+}
+
+// TestSupervisorRealZigbee2MQTT starts the pinned Zigbee2MQTT with a
+// rendered configuration pointing at closed ports: it must accept the
+// configuration, log its start-up at info, fail to reach the adapter, exit
+// with status 1, and be reported through OnCrash.
+func TestSupervisorRealZigbee2MQTT(t *testing.T) {
+	dir := installDir(t)
+	closed := closedPort(t)
+	inst := parseExample(t, "tcp_minimal")
+	inst.Adapter.Port = fmt.Sprintf("tcp://127.0.0.1:%d", closed)
+	data := t.TempDir()
+	res, err := upstream.ResolveIdentity(data, inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Identity.ApplyTo(inst.Adapter)
+	cfg, err := upstream.Render(inst, upstream.MQTTSettings{Server: upstream.MQTTServerURL("127.0.0.1", closed, false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := upstream.ValidateInstalled(dir, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := upstream.WriteConfig(data, cfg); err != nil {
+		t.Fatal(err)
+	}
+	sink := &logSink{}
+	s := &upstream.Supervisor{
+		InstallDir: dir,
+		DataDir:    data,
+		Logger:     zerolog.New(sink),
+		Backoff:    func(int) time.Duration { return time.Hour },
+	}
+	got := make(chan error, 1)
+	s.OnCrash = func(err error, restarts int, loop bool) { got <- err }
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(context.Background())
+	select {
+	case err := <-got:
+		if !strings.Contains(err.Error(), "exited with status 1") {
+			t.Errorf("exit = %v, want status 1", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Zigbee2MQTT did not exit although the adapter is unreachable")
+	}
+	for _, want := range []struct{ msg, level string }{
+		{"Starting Zigbee2MQTT version " + upstream.Z2MVersion, "info"},
+		{"Failed to start zigbee-herdsman", "error"},
+	} {
+		var found map[string]any
+		for _, e := range sink.entries() {
+			if m, _ := e["message"].(string); strings.HasPrefix(m, want.msg) {
+				found = e
+				break
+			}
+		}
+		if found == nil || found["level"] != want.level || found["ns"] != "z2m" {
+			t.Errorf("%q: logged as %v, want level %s ns z2m\nlogs:\n%s", want.msg, found, want.level, sink.buf.String())
+		}
+	}
+	if e := sink.find("Refusing to start because configuration is not valid, found the following errors:"); e != nil {
+		t.Errorf("Zigbee2MQTT rejected the rendered configuration:\n%s", sink.buf.String())
 	}
 }

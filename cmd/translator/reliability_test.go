@@ -1,3 +1,5 @@
+//go:build integration
+
 package main_test
 
 import (
@@ -178,10 +180,7 @@ func TestDaemon_FloodDoesNotStarveOthers(t *testing.T) {
 
 // TestDaemon_BurstAllDelivered: a burst from one device comes out complete
 // and in order at either QoS, each envelope at the configured QoS, and the
-// retained per-key topic ends on the newest value. Nothing waits for a
-// publisher on a healthy connection: at QoS 1 the engine writes while up to
-// the broker's receive maximum are in flight, and lets its cork go whenever
-// that window is full.
+// retained per-key topic ends on the newest value. Nothing is refused.
 func TestDaemon_BurstAllDelivered(t *testing.T) {
 	for _, qos := range []byte{0, 1} {
 		t.Run(fmt.Sprintf("qos%d", qos), func(t *testing.T) {
@@ -194,7 +193,7 @@ func TestDaemon_BurstAllDelivered(t *testing.T) {
 			waitMetric(t, addr, "translator_mqtt_connected", func(v float64) bool { return v == 1 })
 			waitMetric(t, addr, "translator_publish_waiting", func(v float64) bool { return v == 0 })
 			before := map[string]float64{}
-			for _, name := range []string{"translator_publish_waited_total", "translator_publish_rejected_total"} {
+			for _, name := range []string{"translator_publish_rejected_total"} {
 				before[name] = waitMetric(t, addr, name, func(float64) bool { return true })
 			}
 			const n = 2000
@@ -261,17 +260,16 @@ func TestDaemon_SlowUpstreamStartIsNotRestarted(t *testing.T) {
 }
 
 // TestDaemon_RepublishOfManyDevicesIsNotHeldBack: after a broker restart the
-// daemon republishes every device's retained state in one go. At QoS 1 that
-// is more messages than the broker's receive maximum (20 in Mosquitto), all
-// corked into shared writes; the cork is let go whenever the window is full,
-// so the acknowledgements come and nothing waits for the slow way.
+// daemon republishes every device's retained state in one go, more
+// messages at QoS 1 than the broker's receive maximum (20 in Mosquitto):
+// every device's state is back on the broker, retained, within seconds.
 func TestDaemon_RepublishOfManyDevicesIsNotHeldBack(t *testing.T) {
 	t.Parallel()
 	const n = 60
 	b, z2m := brokerWithDevices(t, manyLamps(t, n))
 	addr := freeAddr(t)
 	startTranslator(t, b, minimalInstance, "LOG_LEVEL=WARNING", "HTTP_ADDR="+addr)
-	waitMetric(t, addr, "translator_publish_waited_total", func(float64) bool { return true })
+	waitMetric(t, addr, "translator_mqtt_connected", func(v float64) bool { return v == 1 })
 	publishLampStates(z2m, n, false)
 	allStates := func(w *mqtttest.Client) {
 		t.Helper()
@@ -282,7 +280,6 @@ func TestDaemon_RepublishOfManyDevicesIsNotHeldBack(t *testing.T) {
 	w := mqtttest.Connect(t, b.Addr, "watcher")
 	w.Subscribe(prefix + "devices/+/state")
 	allStates(w)
-	waited := waitMetric(t, addr, "translator_publish_waited_total", func(float64) bool { return true })
 
 	b.Restart() // no persistence: the daemon republishes everything
 	w2 := mqtttest.Connect(t, b.Addr, "watcher2")
@@ -290,9 +287,6 @@ func TestDaemon_RepublishOfManyDevicesIsNotHeldBack(t *testing.T) {
 	w2.WaitFor(prefix+"status", payloadIs("online"), 30*time.Second)
 	w2.Subscribe(prefix + "devices/+/state")
 	allStates(w2)
-	if v := waitMetric(t, addr, "translator_publish_waited_total", func(float64) bool { return true }); v != waited {
-		t.Errorf("translator_publish_waited_total went from %v to %v across the republish, want no change", waited, v)
-	}
 }
 
 // TestDaemon_RefusedPublicationIsCountedNotRetried: a topic the broker's ACL
