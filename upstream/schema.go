@@ -1,73 +1,32 @@
 package upstream
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
-	"sort"
+	"reflect"
+	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 // SchemaRelPath is where the settings JSON schema lives inside a Zigbee2MQTT
 // install directory (the npm prefix).
 const SchemaRelPath = "node_modules/zigbee2mqtt/dist/util/settings.schema.json"
 
-// Schema is a compiled JSON schema. It supports the subset of JSON Schema
-// (draft 7) that Zigbee2MQTT's settings schema uses: type, enum, const,
-// required, properties, patternProperties, additionalProperties,
-// propertyNames, minimum/maximum (and their exclusive forms),
-// minLength/maxLength, pattern, items, minItems/maxItems, oneOf, anyOf, allOf,
-// not and local $ref. Compiling a schema that uses any other keyword fails, so
-// a new Zigbee2MQTT release cannot silently weaken validation.
+// Schema is a compiled JSON schema (draft 7 unless the schema says
+// otherwise), validated by github.com/santhosh-tekuri/jsonschema/v6.
 type Schema struct {
-	root *schemaNode
-}
-
-// annotations are keywords that never affect validation.
-var annotations = map[string]bool{
-	"$schema": true, "$id": true, "$comment": true, "title": true,
-	"description": true, "default": true, "examples": true, "readOnly": true,
-	"writeOnly": true, "deprecated": true, "definitions": true, "$defs": true,
-	// Zigbee2MQTT's own annotation (ajv addKeyword without validation).
-	"requiresRestart": true,
-}
-
-type patternSchema struct {
-	re   *regexp.Regexp
-	node *schemaNode
-}
-
-type schemaNode struct {
-	ref           string
-	refNode       *schemaNode
-	types         []string
-	enum          []any
-	constVal      any
-	hasConst      bool
-	required      []string
-	properties    map[string]*schemaNode
-	patternProps  []patternSchema
-	additional    *schemaNode // nil: anything allowed
-	noAdditional  bool
-	propertyNames *schemaNode
-	minimum       *float64
-	maximum       *float64
-	exclMinimum   *float64
-	exclMaximum   *float64
-	minLength     *int
-	maxLength     *int
-	pattern       *regexp.Regexp
-	items         *schemaNode
-	minItems      *int
-	maxItems      *int
-	oneOf         []*schemaNode
-	anyOf         []*schemaNode
-	allOf         []*schemaNode
-	not           *schemaNode
-	alwaysFalse   bool
+	s *jsonschema.Schema
 }
 
 // SchemaPath returns the settings schema path for a Zigbee2MQTT install
@@ -89,243 +48,243 @@ func LoadSchema(path string) (*Schema, error) {
 	return s, nil
 }
 
+// schemaURL names the schema inside the compiler; it appears nowhere else.
+const schemaURL = "settings.schema.json"
+
 // CompileSchema compiles a JSON schema document.
 func CompileSchema(data []byte) (*Schema, error) {
-	var doc any
-	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("compile schema: %w", err)
-	}
-	c := &schemaCompiler{doc: doc, compiled: map[string]*schemaNode{}}
-	root, err := c.compile(doc, "#")
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("compile schema: %w", err)
 	}
-	// Resolving a reference compiles its target, which may queue more.
-	for len(c.pending) > 0 {
-		n := c.pending[0]
-		c.pending = c.pending[1:]
-		if n.refNode, err = c.resolve(n.ref); err != nil {
-			return nil, fmt.Errorf("compile schema: %w", err)
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft7)
+	if err := c.AddResource(schemaURL, doc); err != nil {
+		return nil, fmt.Errorf("compile schema: %w", err)
+	}
+	s, err := c.Compile(schemaURL)
+	if err != nil {
+		return nil, fmt.Errorf("compile schema: %w", err)
+	}
+	return &Schema{s: s}, nil
+}
+
+// Problem is one validation failure.
+type Problem struct {
+	// Path is the dotted path of the offending value, e.g.
+	// "advanced.channel" or "advanced.network_key[3]"; empty for the root.
+	Path string
+	// Message says what is wrong.
+	Message string
+}
+
+// String formats the problem as "<path>: <message>".
+func (p Problem) String() string {
+	if p.Path == "" {
+		return p.Message
+	}
+	return p.Path + ": " + p.Message
+}
+
+// ValidationError lists every problem found in a document.
+type ValidationError struct {
+	Problems []Problem
+}
+
+// Error joins every problem with "; ".
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.String()
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Validate checks a JSON-like value (maps with string keys, slices, numbers,
+// strings, booleans, nil — as produced by encoding/json or gopkg.in/yaml.v3)
+// against the schema. It returns a *ValidationError listing every problem.
+func (s *Schema) Validate(v any) error {
+	v = normalize(v)
+	err := s.s.Validate(v)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return &ValidationError{Problems: []Problem{{Message: err.Error()}}}
+	}
+	var probs []Problem
+	collectProblems(ve, v, &probs)
+	return &ValidationError{Problems: probs}
+}
+
+// collectProblems turns the validator's error tree into one problem per
+// failed keyword. A failed oneOf or anyOf is one problem that lists why
+// each alternative failed.
+func collectProblems(e *jsonschema.ValidationError, doc any, probs *[]Problem) {
+	switch e.ErrorKind.(type) {
+	case *kind.OneOf, *kind.AnyOf:
+		if len(e.Causes) > 0 {
+			var alts []string
+			for _, c := range e.Causes {
+				var sub []Problem
+				collectProblems(c, doc, &sub)
+				for _, p := range sub {
+					alts = append(alts, p.Message)
+				}
+			}
+			*probs = append(*probs, Problem{Path: dotted(doc, e.InstanceLocation),
+				Message: "does not match any allowed form (" + strings.Join(alts, " | ") + ")"})
+			return
 		}
 	}
-	return &Schema{root: root}, nil
+	if add, ok := e.ErrorKind.(*kind.AdditionalProperties); ok {
+		for _, name := range add.Properties {
+			*probs = append(*probs, Problem{Path: dotted(doc, append(e.InstanceLocation[:len(e.InstanceLocation):len(e.InstanceLocation)], name)), Message: "is not a known setting"})
+		}
+		return
+	}
+	if pn, ok := e.ErrorKind.(*kind.PropertyNames); ok {
+		var why []string
+		for _, c := range e.Causes {
+			var sub []Problem
+			collectProblems(c, doc, &sub)
+			for _, p := range sub {
+				why = append(why, p.Message)
+			}
+		}
+		*probs = append(*probs, Problem{Path: dotted(doc, append(propertyNamesLocation(e), pn.Property)), Message: "invalid key: " + strings.Join(why, "; ")})
+		return
+	}
+	if req, ok := e.ErrorKind.(*kind.Required); ok {
+		// Named at the missing field, as a user looks for it.
+		for _, name := range req.Missing {
+			*probs = append(*probs, Problem{Path: dotted(doc, append(e.InstanceLocation[:len(e.InstanceLocation):len(e.InstanceLocation)], name)), Message: "is required"})
+		}
+		return
+	}
+	if len(e.Causes) == 0 {
+		*probs = append(*probs, Problem{Path: dotted(doc, e.InstanceLocation), Message: e.ErrorKind.LocalizedString(messagePrinter)})
+		return
+	}
+	for _, c := range e.Causes {
+		collectProblems(c, doc, probs)
+	}
 }
 
-type schemaCompiler struct {
-	doc      any
-	pending  []*schemaNode          // nodes whose $ref is not resolved yet
-	compiled map[string]*schemaNode // reference targets by JSON pointer
+// propertyNamesLocation is the location of the object whose key failed
+// propertyNames. jsonschema v6.0.3 records that location as its working
+// slice, which later siblings overwrite, so it is read from the schema
+// location when that is a plain chain of properties (…/properties/a/
+// properties/b/propertyNames), as in Zigbee2MQTT's schema.
+func propertyNamesLocation(e *jsonschema.ValidationError) []string {
+	_, ptr, _ := strings.Cut(e.SchemaURL, "#")
+	segs := strings.Split(strings.TrimPrefix(ptr, "/"), "/")
+	if len(segs) == 0 || segs[len(segs)-1] != "propertyNames" || len(segs)%2 != 1 {
+		return slices.Clone(e.InstanceLocation)
+	}
+	var loc []string
+	for i := 0; i+1 < len(segs); i += 2 {
+		if segs[i] != "properties" {
+			return slices.Clone(e.InstanceLocation)
+		}
+		loc = append(loc, strings.ReplaceAll(strings.ReplaceAll(segs[i+1], "~1", "/"), "~0", "~"))
+	}
+	return loc
 }
 
-// resolve compiles the target of a local JSON pointer reference once.
-func (c *schemaCompiler) resolve(ptr string) (*schemaNode, error) {
-	if n, ok := c.compiled[ptr]; ok {
-		return n, nil
-	}
-	if !strings.HasPrefix(ptr, "#") {
-		return nil, fmt.Errorf("$ref %q: only local references are supported", ptr)
-	}
-	cur := c.doc
-	for _, tok := range strings.Split(strings.TrimPrefix(ptr, "#"), "/") {
-		if tok == "" {
+// dotted writes an instance location as the path users know from YAML:
+// keys joined with dots, array indexes in brackets.
+func dotted(doc any, tokens []string) string {
+	var b strings.Builder
+	for _, tok := range tokens {
+		if a, ok := doc.([]any); ok {
+			b.WriteString("[" + tok + "]")
+			if i, err := strconv.Atoi(tok); err == nil && i >= 0 && i < len(a) {
+				doc = a[i]
+			}
 			continue
 		}
-		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("$ref %q does not resolve", ptr)
+		if b.Len() > 0 {
+			b.WriteByte('.')
 		}
-		if cur, ok = m[tok]; !ok {
-			return nil, fmt.Errorf("$ref %q does not resolve", ptr)
+		b.WriteString(tok)
+		if m, ok := doc.(map[string]any); ok {
+			doc = m[tok]
 		}
 	}
-	n, err := c.compile(cur, ptr)
-	if err != nil {
-		return nil, err
-	}
-	c.compiled[ptr] = n
-	return n, nil
+	return b.String()
 }
 
-func (c *schemaCompiler) compile(v any, at string) (*schemaNode, error) {
-	switch s := v.(type) {
-	case bool:
-		if s {
-			return &schemaNode{}, nil
-		}
-		return &schemaNode{alwaysFalse: true}, nil
-	case map[string]any:
-		return c.compileObject(s, at)
-	default:
-		return nil, fmt.Errorf("%s: a schema must be an object or a boolean", at)
-	}
-}
-
-func (c *schemaCompiler) compileObject(s map[string]any, at string) (*schemaNode, error) {
-	n := &schemaNode{}
-	keys := make([]string, 0, len(s))
-	for k := range s {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		v := s[k]
-		here := at + "/" + k
-		var err error
-		switch k {
-		case "$ref":
-			ref, ok := v.(string)
-			if !ok {
-				return nil, fmt.Errorf("%s: must be a string", here)
-			}
-			n.ref = ref
-			c.pending = append(c.pending, n)
-		case "type":
-			n.types, err = stringList(v)
-		case "enum":
-			list, ok := v.([]any)
-			if !ok {
-				return nil, fmt.Errorf("%s: must be an array", here)
-			}
-			n.enum = list
-		case "const":
-			n.constVal, n.hasConst = v, true
-		case "required":
-			n.required, err = stringList(v)
-		case "properties":
-			props, ok := v.(map[string]any)
-			if !ok {
-				return nil, fmt.Errorf("%s: must be an object", here)
-			}
-			n.properties = map[string]*schemaNode{}
-			for name, sub := range props {
-				if n.properties[name], err = c.compile(sub, here+"/"+name); err != nil {
-					return nil, err
-				}
-			}
-		case "patternProperties":
-			props, ok := v.(map[string]any)
-			if !ok {
-				return nil, fmt.Errorf("%s: must be an object", here)
-			}
-			pats := make([]string, 0, len(props))
-			for p := range props {
-				pats = append(pats, p)
-			}
-			sort.Strings(pats)
-			for _, p := range pats {
-				re, err := regexp.Compile(p)
-				if err != nil {
-					return nil, fmt.Errorf("%s: pattern %q: %w", here, p, err)
-				}
-				sub, err := c.compile(props[p], here+"/"+p)
-				if err != nil {
-					return nil, err
-				}
-				n.patternProps = append(n.patternProps, patternSchema{re: re, node: sub})
-			}
-		case "additionalProperties":
-			if b, ok := v.(bool); ok {
-				n.noAdditional = !b
-				break
-			}
-			n.additional, err = c.compile(v, here)
-		case "propertyNames":
-			n.propertyNames, err = c.compile(v, here)
-		case "minimum":
-			n.minimum, err = number(v, here)
-		case "maximum":
-			n.maximum, err = number(v, here)
-		case "exclusiveMinimum":
-			n.exclMinimum, err = number(v, here)
-		case "exclusiveMaximum":
-			n.exclMaximum, err = number(v, here)
-		case "minLength":
-			n.minLength, err = count(v, here)
-		case "maxLength":
-			n.maxLength, err = count(v, here)
-		case "minItems":
-			n.minItems, err = count(v, here)
-		case "maxItems":
-			n.maxItems, err = count(v, here)
-		case "pattern":
-			p, ok := v.(string)
-			if !ok {
-				return nil, fmt.Errorf("%s: must be a string", here)
-			}
-			if n.pattern, err = regexp.Compile(p); err != nil {
-				return nil, fmt.Errorf("%s: %w", here, err)
-			}
-		case "items":
-			if _, isList := v.([]any); isList {
-				return nil, fmt.Errorf("%s: tuple items are not supported", here)
-			}
-			n.items, err = c.compile(v, here)
-		case "oneOf", "anyOf", "allOf":
-			list, ok := v.([]any)
-			if !ok || len(list) == 0 {
-				return nil, fmt.Errorf("%s: must be a non-empty array", here)
-			}
-			subs := make([]*schemaNode, len(list))
-			for i, sub := range list {
-				if subs[i], err = c.compile(sub, fmt.Sprintf("%s/%d", here, i)); err != nil {
-					return nil, err
-				}
-			}
-			switch k {
-			case "oneOf":
-				n.oneOf = subs
-			case "anyOf":
-				n.anyOf = subs
-			default:
-				n.allOf = subs
-			}
-		case "not":
-			n.not, err = c.compile(v, here)
-		default:
-			if !annotations[k] {
-				return nil, fmt.Errorf("%s: keyword %q is not supported by this validator", at, k)
-			}
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	// Definitions are compiled only when referenced.
-	return n, nil
-}
-
-func stringList(v any) ([]string, error) {
+// normalize converts decoded YAML/JSON into map[string]any, []any, float64,
+// string, bool and nil.
+func normalize(v any) any {
 	switch t := v.(type) {
-	case string:
-		return []string{t}, nil
-	case []any:
-		out := make([]string, 0, len(t))
-		for _, e := range t {
-			s, ok := e.(string)
-			if !ok {
-				return nil, fmt.Errorf("expected a list of strings, got %v", v)
-			}
-			out = append(out, s)
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = normalize(e)
 		}
-		return out, nil
+		return out
+	case map[any]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[fmt.Sprint(k)] = normalize(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = normalize(e)
+		}
+		return out
+	case json.Number:
+		f, _ := t.Float64()
+		return f
+	case float32:
+		return float64(t)
 	}
-	return nil, fmt.Errorf("expected a string or a list of strings, got %v", v)
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return float64(rv.Int())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return float64(rv.Uint())
+	}
+	return v
 }
 
-func number(v any, at string) (*float64, error) {
-	f, ok := v.(float64)
-	if !ok {
-		return nil, fmt.Errorf("%s: must be a number", at)
+// typeName is the JSON type of a normalized value.
+func typeName(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "boolean"
+	case float64:
+		if t == math.Trunc(t) {
+			return "integer"
+		}
+		return "number"
+	case string:
+		return "string"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
 	}
-	return &f, nil
+	return fmt.Sprintf("%T", v)
 }
 
-func count(v any, at string) (*int, error) {
-	f, ok := v.(float64)
-	if !ok || f < 0 || f != math.Trunc(f) {
-		return nil, fmt.Errorf("%s: must be a non-negative integer", at)
+// show renders a value for a message: its JSON, or its type when long.
+func show(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil || len(b) > 60 {
+		return typeName(v)
 	}
-	n := int(f)
-	return &n, nil
+	return string(b)
 }
+
+// messagePrinter renders the validator's messages, numbers without
+// thousands separators.
+var messagePrinter = message.NewPrinter(language.Und)
