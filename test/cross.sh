@@ -25,5 +25,5 @@ done
 
 for arch in arm64 arm; do
   echo "test/cross.sh: go test for linux/$arch"
-  GOOS=linux GOARCH=$arch GOARM=7 go test -count=1 "$@" ./...
+  GOOS=linux GOARCH=$arch GOARM=7 go test -tags integration -count=1 "$@" ./...
 done

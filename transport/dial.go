@@ -25,7 +25,8 @@ const readBufferSize = 16 << 10
 // (translator_mqtt_writes_total).
 type bufferedConn struct {
 	net.Conn
-	r *bufio.Reader
+	r        *bufio.Reader
+	quickAck func() // before a read that may wait; nil: not available
 
 	mu      sync.Mutex
 	locked  bool   // under mu: Write collects into pending
@@ -34,7 +35,14 @@ type bufferedConn struct {
 	writes  *atomic.Int64
 }
 
-func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+// Read reads from the buffer; when it is empty, the socket is asked for a
+// quick ACK before the read waits for data (see quickAcker).
+func (c *bufferedConn) Read(p []byte) (int, error) {
+	if c.quickAck != nil && c.r.Buffered() == 0 {
+		c.quickAck()
+	}
+	return c.r.Read(p)
+}
 
 // Lock starts a packet: Write collects until Unlock.
 func (c *bufferedConn) Lock() {
@@ -81,17 +89,19 @@ func (c *bufferedConn) Write(p []byte) (int, error) {
 func dialBuffered(ctx context.Context, timeout time.Duration, tc *tls.Config, u *url.URL, writes *atomic.Int64) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var conn net.Conn
-	var err error
-	if u.Scheme == "tls" {
-		d := tls.Dialer{Config: tc}
-		conn, err = d.DialContext(ctx, "tcp", u.Host)
-	} else {
-		var d net.Dialer
-		conn, err = d.DialContext(ctx, "tcp", u.Host)
-	}
+	var d net.Dialer
+	tcp, err := d.DialContext(ctx, "tcp", u.Host)
 	if err != nil {
 		return nil, err
 	}
-	return &bufferedConn{Conn: conn, r: bufio.NewReaderSize(conn, readBufferSize), writes: writes}, nil
+	conn := tcp
+	if u.Scheme == "tls" {
+		tlsConn := tls.Client(tcp, tc)
+		if err := tlsConn.HandshakeContext(ctx); err != nil {
+			_ = tcp.Close()
+			return nil, err
+		}
+		conn = tlsConn
+	}
+	return &bufferedConn{Conn: conn, r: bufio.NewReaderSize(conn, readBufferSize), quickAck: quickAcker(tcp), writes: writes}, nil
 }
