@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/iot2mqtt/zigbee2mqtt-translator/transport"
 	"io"
 	"net/url"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/iot2mqtt/zigbee2mqtt-translator/mapping"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/transport"
 	"github.com/tidwall/gjson"
 )
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/iot2mqtt/zigbee2mqtt-translator/transport"
 	"io"
 	"net/url"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/replay"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/transport"
 )
 
 // runRecord records live traffic into DIR/input.jsonl.

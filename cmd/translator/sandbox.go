@@ -5,8 +5,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"github.com/iot2mqtt/zigbee2mqtt-translator/daemon"
-	"github.com/iot2mqtt/zigbee2mqtt-translator/transport"
 	"io"
 	"log/slog"
 	"net"
@@ -19,7 +17,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iot2mqtt/zigbee2mqtt-translator/daemon"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/replay"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/transport"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
