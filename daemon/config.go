@@ -36,8 +36,12 @@ type Config struct {
 	InboundBufferBytes int
 	LogLevel           string
 	LogFormat          string
-	MappingsDir        string
-	HTTPAddr           string
+	// MappingsDir holds the integrator's mapping files (MAPPINGS_DIR,
+	// default $IOT2MQTT_PATH/mappings); they add to the built-in pack.
+	MappingsDir string
+	// ReplacePack leaves the built-in pack out (MAPPINGS_REPLACE_PACK).
+	ReplacePack bool
+	HTTPAddr    string
 }
 
 // ClientID is `{prefix}_{instance}`.
@@ -212,6 +216,7 @@ func LoadConfig() (*Config, []string, error) {
 	if c.MappingsDir == "" {
 		c.MappingsDir = filepath.Join(c.Home, "mappings")
 	}
+	c.ReplacePack = e.boolVar("MAPPINGS_REPLACE_PACK", false)
 	c.HTTPAddr = e.get("HTTP_ADDR")
 	if c.HTTPAddr != "" {
 		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {

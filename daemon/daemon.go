@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/ruleset"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/wiring"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/mapping"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
@@ -57,7 +58,11 @@ type Daemon struct {
 	metrics  *metrics.Set                 // the daemon's own metrics
 	latency  *metrics.PrometheusHistogram // translation latency, in metrics
 	result   translate.Result             // reused by handle: engine goroutine only
+	rules    string                       // which files each rule layer held at startup
 }
+
+// RulesSummary says which files each mapping rule layer held at startup.
+func (d *Daemon) RulesSummary() string { return d.rules }
 
 // New loads the instance JSON and the mapping rules and prepares the
 // daemon; in embedded mode it also writes Zigbee2MQTT's configuration.
@@ -67,11 +72,15 @@ func New(cfg *Config, log zerolog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("instance configuration is invalid: %w", err)
 	}
-	rules, source, err := loadRules(cfg.MappingsDir, inst.Mappings, cfg.InstancePath())
+	loaded, err := loadRules(cfg, inst.Mappings)
 	if err != nil {
 		return nil, fmt.Errorf("mapping rules are invalid:\n%w", err)
 	}
-	log.Info().Str("pack", source).Int("blocks", len(rules.Blocks())).Msg("mapping rules loaded")
+	rules := loaded.Set
+	if loaded.PackReplaced {
+		log.Warn().Str("dir", cfg.MappingsDir).Msg("MAPPINGS_REPLACE_PACK is set: the built-in mapping pack is left out, only the custom files apply")
+	}
+	log.Info().Str("layers", loaded.Summary()).Int("blocks", len(rules.Blocks())).Msg("mapping rules loaded")
 
 	started := time.Now()
 	mode, pinned := "translator-only", ""
@@ -90,6 +99,7 @@ func New(cfg *Config, log zerolog.Logger) (*Daemon, error) {
 	}), rules)
 	d := &Daemon{cfg: cfg, inst: inst, log: log, engine: engine, control: make(chan func(), 16), started: started}
 	d.metrics, d.latency = newLatency()
+	d.rules = loaded.Summary()
 	d.mqtt = transport.New(transport.Config{
 		BrokerURL:          cfg.BrokerURL,
 		ClientID:           cfg.ClientID(),
@@ -334,21 +344,41 @@ func levelOf(s string) zerolog.Level {
 	return zerolog.InfoLevel
 }
 
-// reload recompiles the mapping rules; on any error the old rules stay and
-// the errors are logged and published. It runs on the engine goroutine.
+// reload recompiles the mapping rules and, when the devices are known,
+// checks them against the devices' exposes. On any error the old rules
+// stay, and the errors are logged and published as RELOAD_FAILED. It runs
+// on the engine goroutine.
 func (d *Daemon) reload(trigger string) {
 	inst, err := upstream.LoadInstance(d.cfg.InstancePath(), d.cfg.InstanceName, d.cfg.Home)
-	var rules *mapping.Set
+	var loaded *ruleset.Loaded
 	if err == nil {
-		rules, _, err = loadRules(d.cfg.MappingsDir, inst.Mappings, d.cfg.InstancePath())
+		loaded, err = loadRules(d.cfg, inst.Mappings)
+	}
+	if err == nil && d.engine.DevicesKnown() {
+		err = deviceErrors(mapping.Check(loaded.Set, d.engine.Devices()))
 	}
 	if err != nil {
 		d.log.Error().Str("trigger", trigger).Msg("reload failed; keeping the previous rules: " + strings.ReplaceAll(err.Error(), "\n", "; "))
 		d.publishError("RELOAD_FAILED", "reload failed; keeping the previous rules: "+err.Error(), "error")
 		return
 	}
-	d.engine.SetRules(rules)
-	d.log.Info().Str("trigger", trigger).Int("blocks", len(rules.Blocks())).Msg("mapping rules reloaded")
+	d.apply(context.Background(), d.engine.SetRules(loaded.Set, time.Now()))
+	d.log.Info().Str("trigger", trigger).Str("layers", loaded.Summary()).Int("blocks", len(loaded.Set.Blocks())).Msg("mapping rules reloaded")
+}
+
+// deviceErrors is the error-level findings of checking rules against the
+// known devices, one per line, or nil.
+func deviceErrors(findings []mapping.Finding) error {
+	var lines []string
+	for _, f := range findings {
+		if f.Level == "error" {
+			lines = append(lines, f.String())
+		}
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the rules do not fit the known devices:\n%s", strings.Join(lines, "\n"))
 }
 
 // publishError publishes an instance-level error {timestamp, error_code,

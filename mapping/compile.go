@@ -21,8 +21,11 @@ type Layer int
 const (
 	// LayerGeneric is the built-in fallback derived from each device's exposes.
 	LayerGeneric Layer = iota
-	// LayerPack is the files in the mappings directory, in file-name order.
+	// LayerPack is the built-in pack, in file-name order.
 	LayerPack
+	// LayerCustom is the integrator's files (the mappings directory), in
+	// file-name order: they add to the pack and override it.
+	LayerCustom
 	// LayerInstance is the `mappings` list of the instance JSON.
 	LayerInstance
 )
@@ -33,6 +36,8 @@ func (l Layer) String() string {
 		return "generic"
 	case LayerPack:
 		return "pack"
+	case LayerCustom:
+		return "custom"
 	case LayerInstance:
 		return "instance"
 	}

@@ -96,7 +96,7 @@ func TestLayout_CommandIsThin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"check.go", "health.go", "main.go", "record.go", "replay.go", "run.go", "sandbox.go"}
+	want := []string{"check.go", "health.go", "main.go", "pack.go", "record.go", "replay.go", "run.go", "sandbox.go"}
 	var got []string
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), ".go") && !strings.HasSuffix(e.Name(), "_test.go") {

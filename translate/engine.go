@@ -226,14 +226,35 @@ func (e *Engine) DevicesKnown() bool { return e.devicesKnown }
 // Z2MVersion is the version from bridge/info, or "".
 func (e *Engine) Z2MVersion() string { return e.z2mVersion }
 
-// SetRules replaces the rule set and re-plans every device. Merged state is
-// kept; the next message of each device is translated with the new rules.
-func (e *Engine) SetRules(rules *mapping.Set) {
+// SetRules replaces the rule set and re-plans every device. Each device's
+// last known Zigbee2MQTT state is translated again with the new rules: the
+// result republishes what changed, and clears the retained state/{key}
+// topics of keys the new rules no longer produce.
+func (e *Engine) SetRules(rules *mapping.Set, now time.Time) Result {
+	var r Result
 	e.rules = rules
 	e.plans = nil
-	for _, d := range e.devices {
+	for _, ieee := range e.order {
+		d := e.devices[ieee]
+		if d == nil {
+			continue
+		}
 		d.planIndex = e.planFor(&d.dev)
+		e.rebuildState(&r, d, now)
 	}
+	return r
+}
+
+// Devices returns the known devices as the rules see them, in
+// bridge/devices order (for checking rules against them).
+func (e *Engine) Devices() []mapping.Device {
+	out := make([]mapping.Device, 0, len(e.order))
+	for _, ieee := range e.order {
+		if d := e.devices[ieee]; d != nil {
+			out = append(out, d.dev)
+		}
+	}
+	return out
 }
 
 // Rules returns the current rule set.

@@ -24,6 +24,7 @@ type device struct {
 	*planIndex         // shared with devices of the same model and rules
 
 	state         stateObj // merged IoT2MQTT state
+	upstream      stateObj // merged Zigbee2MQTT state, to translate again when the plan changes
 	hasState      bool
 	lastUpdate    string               // timestamp of the last upstream state
 	lastPublished map[string]*keyTopic // state/{key} topics and the values last published
@@ -337,7 +338,11 @@ func (e *Engine) updateDevice(r *Result, old, nd *device, now time.Time) bool {
 		old.model = nd.model
 	}
 	old.enabled = nd.enabled
+	prev := old.planIndex
 	old.planIndex = e.planFor(&old.dev)
+	if old.planIndex != prev {
+		e.rebuildState(r, old, now)
+	}
 	return changed
 }
 

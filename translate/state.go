@@ -77,6 +77,20 @@ func (s *stateObj) set(key string, val []byte) error {
 	return nil
 }
 
+// appendJSON appends the state as a JSON object.
+func (s *stateObj) appendJSON(dst []byte) []byte {
+	dst = append(dst, '{')
+	for i, k := range s.keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, k)
+		dst = append(dst, ':')
+		dst = append(dst, s.vals[i]...)
+	}
+	return append(dst, '}')
+}
+
 // setPath writes val at an sjson path whose first component is key.
 func (s *stateObj) setPath(path string, val []byte) error {
 	key, rest, nested := strings.Cut(path, ".")
@@ -166,14 +180,31 @@ func (e *Engine) handleState(r *Result, d *device, msg Message, now time.Time) {
 		return
 	}
 	ts := e.timestamp(now)
-	plan := d.plan
 	d.remember(payload, now)
+	e.translatePayload(r, d, payload, true, now)
+	d.hasState = true
+	d.lastUpdate = ts
+	e.publishState(r, d, now, nil, false)
+	e.checkPending(r, d, payload, now)
+}
+
+// translatePayload merges a Zigbee2MQTT state payload into the device's
+// upstream state and, through the device's plan, into its IoT2MQTT state.
+// live is false when the device's upstream state is translated again after
+// its plan changed: nothing is new then, so no event fires.
+func (e *Engine) translatePayload(r *Result, d *device, payload []byte, live bool, now time.Time) {
+	plan := d.plan
 	full := false
 	gjson.ParseBytes(payload).ForEach(func(k, v gjson.Result) bool {
 		key := k.Str
-		d.noteKey(key)
+		if live {
+			d.noteKey(key)
+			_ = d.upstream.set(key, []byte(v.Raw)) // beyond maxStateKeys the state drops the key too
+		}
 		if plan.Events[key] {
-			e.emitPayloadEvent(r, d, key, v, payload, now)
+			if live {
+				e.emitPayloadEvent(r, d, key, v, payload, now)
+			}
 			return true
 		}
 		if isEventSibling(plan, key) {
@@ -202,12 +233,50 @@ func (e *Engine) handleState(r *Result, d *device, msg Message, now time.Time) {
 		e.applyRule(r, d, b, gjson.Result{}, false, now)
 	}
 	if full {
-		r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "dropped new state keys", Topic: msg.Topic, DeviceID: d.id, Detail: errStateFull.Error()})
+		r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "dropped new state keys", Topic: d.stateTopic, DeviceID: d.id, Detail: errStateFull.Error()})
 	}
-	d.hasState = true
-	d.lastUpdate = ts
-	e.publishState(r, d, now, nil, false)
-	e.checkPending(r, d, payload, now)
+}
+
+// rebuildState translates the device's upstream state again after its plan
+// changed (a reload, a new definition): keys the new plan no longer produces
+// leave the envelope and their retained state/{key} topics are cleared, and
+// keys it produces now appear at once.
+func (e *Engine) rebuildState(r *Result, d *device, now time.Time) {
+	if !d.hasState || !d.enabled {
+		return
+	}
+	old := d.state
+	d.state = stateObj{}
+	e.translatePayload(r, d, d.upstream.appendJSON(nil), false, now)
+	removed := false
+	for _, k := range old.keys {
+		if d.state.find(k) >= 0 {
+			continue
+		}
+		removed = true
+		if kt, ok := d.lastPublished[k]; ok {
+			r.Publish = append(r.Publish, Message{Topic: kt.topic, QoS: e.cfg.QoS, Retain: true, Latest: true})
+			delete(d.lastPublished, k)
+			delete(d.retained, kt.topic)
+		}
+	}
+	if removed || !sameState(&old, &d.state) {
+		e.publishState(r, d, now, nil, false)
+	}
+}
+
+// sameState reports whether two states hold the same keys and values.
+func sameState(a, b *stateObj) bool {
+	if len(a.keys) != len(b.keys) {
+		return false
+	}
+	for i, k := range a.keys {
+		v, ok := b.get(k)
+		if !ok || !bytes.Equal(v, a.vals[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func isEventSibling(p *mapping.Plan, key string) bool {

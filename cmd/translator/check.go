@@ -8,17 +8,19 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/ruleset"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/mapping"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/transport"
 	"github.com/tidwall/gjson"
 )
 
-// runCheck validates mapping files and, given a bridge/devices capture,
+// runCheck validates mapping files (the layers the daemon loads: the
+// built-in generic layer and pack, then the named files or the custom
+// folder) and, given a bridge/devices capture,
 // lints the rules against each device's exposes and prints coverage. Lines
 // read file:line:col: level: message; the exit code is 1 when there is any
 // error.
@@ -28,34 +30,20 @@ func runCheck(args []string, stdout io.Writer) error {
 	brokerURL := fs.String("broker", "", "read the retained bridge/devices from this live broker instead (mqtt://host:port)")
 	z2mTopic := fs.String("z2m-topic", "zigbee2mqtt", "Zigbee2MQTT base topic, with -broker")
 	format := fs.String("format", "text", "text or json")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+	mappingsDir := fs.String("mappings", ruleset.DefaultDir(os.Getenv), "the custom mapping files' folder, read when no files are named ($MAPPINGS_DIR, else $IOT2MQTT_PATH/mappings)")
+	replacePack := fs.Bool("replace-pack", false, "leave the built-in pack out: only the custom files apply")
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
 	}
 	if *format != "text" && *format != "json" {
 		return usageError{fmt.Sprintf("-format %q: use text or json", *format)}
 	}
-	paths := fs.Args()
-	if len(paths) == 0 {
-		dir := os.Getenv("MAPPINGS_DIR")
-		if dir == "" {
-			dir = "mappings"
-		}
-		matches, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
-		if err != nil {
-			return err
-		}
-		paths = matches
-	}
-	files := []mapping.File{mapping.GenericFile()}
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return fmt.Errorf("check: %w", err)
-		}
-		files = append(files, mapping.File{Name: p, Data: data, Layer: mapping.LayerPack})
+	src := ruleset.Sources{Files: fs.Args(), Dir: *mappingsDir, ReplacePack: *replacePack}
+	if len(src.Files) > 0 {
+		src.Dir = ""
 	}
 	var findings []mapping.Finding
-	set, err := mapping.Compile(files)
+	loaded, err := ruleset.Load(src)
 	var list mapping.ErrorList
 	switch {
 	case errors.As(err, &list):
@@ -63,7 +51,14 @@ func runCheck(args []string, stdout io.Writer) error {
 			findings = append(findings, mapping.Finding{File: e.File, Line: e.Line, Column: e.Column, Level: "error", Msg: fieldMsg(e)})
 		}
 	case err != nil:
-		return err
+		return fmt.Errorf("check: %w", err)
+	}
+	var set *mapping.Set
+	if loaded != nil {
+		set = loaded.Set
+		if *format == "text" {
+			fmt.Fprintln(stdout, "rules: "+loaded.Summary())
+		}
 	}
 	var coverage []translate.DeviceCoverage
 	if set != nil && (*devicesPath != "" || *brokerURL != "") {
@@ -112,7 +107,7 @@ func runCheck(args []string, stdout io.Writer) error {
 			}
 		}
 		if set != nil {
-			fmt.Fprintf(stdout, "checked %d files, %d blocks: %d errors, %d findings\n", len(paths), len(set.Blocks())-1, errorsFound, len(findings))
+			fmt.Fprintf(stdout, "checked %d files, %d blocks: %d errors, %d findings\n", len(loaded.Files), len(set.Blocks()), errorsFound, len(findings))
 		}
 	}
 	if errorsFound > 0 {

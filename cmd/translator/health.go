@@ -17,8 +17,8 @@ import (
 func runHealth(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlagSet("health")
 	addr := fs.String("addr", os.Getenv("HTTP_ADDR"), "daemon HTTP address (default: read from the data directory)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
 	}
 	if *addr == "" {
 		home := os.Getenv("IOT2MQTT_PATH")

@@ -2,15 +2,8 @@
 // configures and supervises an embedded Zigbee2MQTT (or translates for one
 // elsewhere on the broker) and translates between the two MQTT contracts.
 //
-// Usage:
-//
-//	translator [run]            run the daemon (the default)
-//	translator check [files…]   validate mapping files
-//	translator replay DIR…      replay recorded fixtures
-//	translator record DIR       record live traffic into a fixture
-//	translator sandbox          broker, simulated Zigbee2MQTT and translator
-//	translator health           exit 0 when the running daemon is healthy
-//	translator version          print the version
+// `translator help` lists the subcommands; `translator <command> -h`
+// shows a command's flags.
 package main
 
 import (
@@ -23,6 +16,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"runtime/trace"
+	"strings"
 	"syscall"
 )
 
@@ -58,7 +52,7 @@ func main() {
 	var ue usageError
 	var ee exitError
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, errHelp):
 	case errors.As(err, &ee):
 		os.Exit(ee.code)
 	case errors.As(err, &ue):
@@ -70,52 +64,105 @@ func main() {
 	}
 }
 
-const usage = `translator: IoT2MQTT wrapper for Zigbee2MQTT
+// command is one subcommand: its name, arguments, one line for `translator
+// help`, and what it does.
+type command struct {
+	name, args, summary string
+	run                 func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
 
-Usage:
-  translator [run]             run the daemon (configured by the environment)
-  translator check [files...]  validate mapping files (default: $MAPPINGS_DIR/*.yaml)
-  translator replay [-update] DIR...  replay recorded fixtures through the mappings
-  translator record [flags] DIR      record live Zigbee2MQTT traffic into a fixture
-  translator sandbox [flags]         try it without hardware: broker, simulated
-                                     Zigbee2MQTT and translator in one process
-  translator health            exit 0 when the running daemon is healthy
-  translator version           print the version
-`
+// commands returns the subcommands in the order `translator help` lists
+// them.
+func commands() []command {
+	return []command{
+		{"run", "", "run the daemon, configured by the environment (the default)", runDaemon},
+		{"check", "[flags] [files...]", "validate mapping files, and lint them against a device list",
+			func(_ context.Context, args []string, stdout, _ io.Writer) error { return runCheck(args, stdout) }},
+		{"replay", "[flags] DIR...", "run recorded fixtures through the rules and compare the publications",
+			func(_ context.Context, args []string, stdout, _ io.Writer) error { return runReplay(args, stdout) }},
+		{"record", "[flags] DIR", "record live Zigbee2MQTT traffic into a fixture", runRecord},
+		{"sandbox", "[flags]", "try it without hardware: broker, simulated Zigbee2MQTT and translator in one process", runSandbox},
+		{"pack", "export DIR", "write the built-in mapping pack into DIR, for editing",
+			func(_ context.Context, args []string, stdout, _ io.Writer) error { return runPack(args, stdout) }},
+		{"health", "[flags]", "exit 0 when the running daemon is healthy",
+			func(ctx context.Context, args []string, stdout, _ io.Writer) error {
+				return runHealth(ctx, args, stdout)
+			}},
+		{"version", "", "print the version",
+			func(_ context.Context, _ []string, stdout, _ io.Writer) error {
+				fmt.Fprintln(stdout, version)
+				return nil
+			}},
+	}
+}
 
 // Run dispatches a subcommand.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cmd := "run"
+	name := "run"
 	if len(args) > 0 {
-		cmd, args = args[0], args[1:]
+		name, args = args[0], args[1:]
 	}
-	switch cmd {
-	case "run":
-		return runDaemon(ctx, args, stderr)
-	case "check":
-		return runCheck(args, stdout)
-	case "replay":
-		return runReplay(args, stdout)
-	case "record":
-		return runRecord(ctx, args, stdout, stderr)
-	case "sandbox":
-		return runSandbox(ctx, args, stdout, stderr)
-	case "health":
-		return runHealth(ctx, args, stdout)
-	case "version":
-		fmt.Fprintln(stdout, version)
-		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 0 { // translator help check == translator check -h
+			return Run(ctx, []string{args[0], "-h"}, stdout, stderr)
+		}
+		printHelp(stdout)
 		return nil
 	}
-	return usageError{fmt.Sprintf("unknown command %q", cmd)}
+	for _, c := range commands() {
+		if c.name == name {
+			return c.run(ctx, args, stdout, stderr)
+		}
+	}
+	return usageError{fmt.Sprintf("unknown command %q", name)}
 }
 
+// printHelp lists the subcommands, a line each.
+func printHelp(w io.Writer) {
+	fmt.Fprint(w, "translator: the IoT2MQTT wrapper for Zigbee2MQTT\n\nUsage: translator <command> [arguments]\n\nCommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\n`translator <command> -h` shows a command's flags and their defaults.")
+}
+
+// errHelp is returned after a subcommand printed its usage for -h: the
+// process exits 0.
+var errHelp = errors.New("help shown")
+
+// newFlagSet makes the flag set of a subcommand; parse it with parseFlags.
 func newFlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	return fs
+}
+
+// parseFlags parses a subcommand's flags. For -h it prints the
+// subcommand's usage and every flag with its default to stdout and returns
+// errHelp; a mistake is a usageError.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		for _, c := range commands() {
+			if c.name == fs.Name() {
+				fmt.Fprintf(stdout, "Usage: translator %s %s\n\n%s.\n", c.name, c.args, strings.ToUpper(c.summary[:1])+c.summary[1:])
+			}
+		}
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintln(stdout, "\nFlags:")
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			fs.SetOutput(io.Discard)
+		}
+		return errHelp
+	}
+	if err != nil {
+		return usageError{fs.Name() + ": " + err.Error()}
+	}
+	return nil
 }
 
 // profileFile creates the file named by the environment variable env, an

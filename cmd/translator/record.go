@@ -24,8 +24,8 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	commands := fs.String("commands", "", "also record IoT2MQTT commands under this base topic (e.g. IoT2mqtt)")
 	duration := fs.Duration("duration", 0, "stop after this long (default: until Ctrl-C)")
 	anonymize := fs.Bool("anonymize", false, "rewrite IEEE addresses and friendly names to stable fake ones")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
 		return usageError{"record needs one fixture directory"}

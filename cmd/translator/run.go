@@ -24,7 +24,7 @@ const defaultGCPercent = 50
 const defaultProcs = 1
 
 // runDaemon is `translator run`: the daemon, configured by the environment.
-func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
+func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 	}
@@ -32,8 +32,8 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 		runtime.GOMAXPROCS(defaultProcs)
 	}
 	fs := newFlagSet("run")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
 	}
 	cfg, notes, err := daemon.LoadConfig()
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/iot2mqtt/zigbee2mqtt-translator/daemon"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/replay"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/ruleset"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/transport"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
@@ -39,8 +40,10 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	listen := fs.String("listen", "127.0.0.1:1883", "embedded broker address (a free port is used when busy)")
 	fixture := fs.String("fixture", "", "input.jsonl (or fixture directory) for the simulated network (default: a built-in demo network)")
 	quiet := fs.Bool("quiet", false, "do not print translated traffic")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+	mappingsDir := fs.String("mappings", ruleset.DefaultDir(os.Getenv), "the custom mapping files' folder, on top of the built-in pack; a fixture's own mappings/ takes its place")
+	replacePack := fs.Bool("replace-pack", false, "leave the built-in pack out: only the custom files apply")
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
 	}
 	lines, err := sandboxLines(*fixture)
 	if err != nil {
@@ -80,9 +83,11 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	port, _ := strconv.Atoi(u.Port())
 	cfg := &daemon.Config{Version: version, InstanceName: "sandbox", Home: home, BrokerURL: &url.URL{Scheme: "mqtt", Host: u.Host}, BaseTopic: "IoT2mqtt",
 		ClientPrefix: "iot2mqtt", QoS: 1, Retain: true, KeepAlive: 30, LogLevel: "WARNING", LogFormat: "console",
-		MappingsDir: filepath.Join(home, "no-pack-here")}
-	if st, err := os.Stat("mappings"); err == nil && st.IsDir() {
-		cfg.MappingsDir, _ = filepath.Abs("mappings")
+		MappingsDir: *mappingsDir, ReplacePack: *replacePack}
+	if *fixture != "" {
+		if dir := filepath.Join(fixtureDir(*fixture), "mappings"); isDir(dir) {
+			cfg.MappingsDir = dir
+		}
 	}
 	log := daemon.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	d, err := daemon.New(cfg, log)
@@ -99,15 +104,30 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
   watch:      mosquitto_sub -h %s -p %d -t 'IoT2mqtt/#' -v
   command:    mosquitto_pub -h %s -p %d -t 'IoT2mqtt/v1/instances/sandbox/devices/%s/cmd' -m '{"id":"1","values":{"power":"toggle"}}'
   devices:    %s
+  rules:      %s
   Ctrl-C stops everything.
 
-`, brokerURL, u.Hostname(), port, u.Hostname(), port, example, strings.Join(devs, " "))
+`, brokerURL, u.Hostname(), port, u.Hostname(), port, example, strings.Join(devs, " "), d.RulesSummary())
 	if !*quiet {
 		if err := watchTraffic(ctx, u.Host, stdout); err != nil {
 			return err
 		}
 	}
 	return d.Run(ctx)
+}
+
+// fixtureDir is the fixture directory of a -fixture argument (a directory
+// or its input.jsonl).
+func fixtureDir(path string) string {
+	if isDir(path) {
+		return path
+	}
+	return filepath.Dir(path)
+}
+
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
 
 // sandboxLines reads the fixture for the simulator.

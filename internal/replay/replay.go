@@ -11,9 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/ruleset"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/wiring"
-	"github.com/iot2mqtt/zigbee2mqtt-translator/mapping"
-	"github.com/iot2mqtt/zigbee2mqtt-translator/mappings"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/translate"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/upstream"
 )
@@ -26,13 +25,18 @@ const Instance = "zb"
 
 // Options control a replay.
 type Options struct {
-	// MappingsDir replaces the default pack (the fixture's own mappings/
-	// directory wins over both).
+	// MappingsDir holds the integrator's mapping files, which add to the
+	// built-in pack as in the daemon; a fixture's own mappings/ directory
+	// takes its place.
 	MappingsDir string
+	// ReplacePack leaves the built-in pack out.
+	ReplacePack bool
 }
 
 // Outcome is the result of replaying one fixture.
 type Outcome struct {
+	// Rules says which files each rule layer held (ruleset.Loaded.Summary).
+	Rules string
 	Got  []Line
 	Want []Line
 	// Diff is empty when Got equals Want.
@@ -48,11 +52,11 @@ func Run(dir string, opts Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	engine, err := newEngine(dir, opts)
+	engine, rules, err := newEngine(dir, opts)
 	if err != nil {
 		return nil, err
 	}
-	o := &Outcome{}
+	o := &Outcome{Rules: rules}
 	for _, in := range input {
 		now := Start.Add(time.Duration(in.T * float64(time.Second)))
 		o.Got = append(o.Got, lines(engine.Tick(now))...)
@@ -88,38 +92,25 @@ func format(ls []Line) []string {
 	return out
 }
 
-func newEngine(dir string, opts Options) (*translate.Engine, error) {
+func newEngine(dir string, opts Options) (*translate.Engine, string, error) {
 	inst := &upstream.Instance{ConnectorType: "zigbee2mqtt", Z2MBaseTopic: "zigbee2mqtt", StateKeyTopics: true,
 		CommandTimeoutMS: 10000, SleepyCommandTimeoutMS: 60000}
 	instPath := filepath.Join(dir, "instance.json")
 	if data, err := os.ReadFile(instPath); err == nil {
 		inst, err = upstream.ParseInstance(data, Instance, "/tmp")
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", instPath, err)
+			return nil, "", fmt.Errorf("%s: %w", instPath, err)
 		}
 	}
-	files := []mapping.File{mapping.GenericFile()}
-	var pack []mapping.File
-	var err error
-	switch {
-	case isDir(filepath.Join(dir, "mappings")):
-		pack, err = mapping.LoadFS(os.DirFS(filepath.Join(dir, "mappings")), "*.yaml", mapping.LayerPack, filepath.Join(dir, "mappings"))
-	case opts.MappingsDir != "":
-		pack, err = mapping.LoadFS(os.DirFS(opts.MappingsDir), "*.yaml", mapping.LayerPack, opts.MappingsDir)
-	default:
-		pack, err = mapping.LoadFS(mappings.Files, "*.yaml", mapping.LayerPack, "mappings")
+	custom := opts.MappingsDir
+	if isDir(filepath.Join(dir, "mappings")) {
+		custom = filepath.Join(dir, "mappings")
 	}
+	loaded, err := ruleset.Load(ruleset.Sources{Dir: custom, ReplacePack: opts.ReplacePack, Instance: inst.Mappings, InstancePath: instPath})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	files = append(files, pack...)
-	if len(inst.Mappings) > 0 {
-		files = append(files, mapping.File{Name: instPath + ":mappings", Data: inst.Mappings, Layer: mapping.LayerInstance})
-	}
-	set, err := mapping.Compile(files)
-	if err != nil {
-		return nil, err
-	}
+	set := loaded.Set
 	return translate.New(wiring.EngineConfig(inst, translate.Config{
 		BaseTopic:   "IoT2mqtt",
 		InstanceID:  Instance,
@@ -128,7 +119,7 @@ func newEngine(dir string, opts Options) (*translate.Engine, error) {
 		Version:     "replay",
 		Mode:        "translator-only",
 		StartedAt:   Start,
-	}), set), nil
+	}), set), loaded.Summary(), nil
 }
 
 func isDir(p string) bool {
