@@ -61,6 +61,9 @@ type Daemon struct {
 	rules    string                       // which files each rule layer held at startup
 }
 
+// Rules returns the rule set loaded by New (immutable). Call it before Run.
+func (d *Daemon) Rules() *mapping.Set { return d.engine.Rules() }
+
 // RulesSummary says which files each mapping rule layer held at startup.
 func (d *Daemon) RulesSummary() string { return d.rules }
 

@@ -57,7 +57,7 @@ func Check(s *Set, devices []Device) []Finding {
 					generic = false
 				}
 			}
-			if generic && !p.Events[prop.Property] {
+			if generic && !p.Events[prop.Property] && p.KeepKey(prop.Property) {
 				c.add(Pos{}, "builtin:generic.yaml", "info", fmt.Sprintf("%s (%s): expose %q reaches state only through the generic layer, as %q", d.FriendlyName, d.Model, prop.Property, prop.Property))
 			}
 		}
@@ -137,26 +137,34 @@ func (c *checker) checkBound(d *Device, b *Bound) {
 				c.add(r.Pos, r.Block.File, "error", fmt.Sprintf("%s: unit transform converts from a unit other than the expose's %q", where, prop.Unit))
 			}
 		case *mapStep:
-			if prop.Type == "enum" || prop.Type == "binary" {
-				allowed := prop.Values
-				if prop.Type == "binary" {
-					allowed = []string{valueKey(prop.ValueOn), valueKey(prop.ValueOff)}
-					if strings.EqualFold(valueKey(prop.ValueOn), "ON") {
-						allowed = append(allowed, "TOGGLE")
-					}
+			if prop.Type != "enum" && prop.Type != "binary" {
+				continue
+			}
+			allowed := prop.Allowed()
+			pos := s.pos
+			if pos.Line == 0 {
+				pos = r.Pos
+			}
+			labels := make([]string, 0, len(s.read))
+			for label := range s.read {
+				labels = append(labels, label)
+			}
+			sort.Strings(labels)
+			for _, label := range labels {
+				if !containsFold(allowed, label) {
+					c.add(pos, r.Block.File, "error", fmt.Sprintf("%s: map label %q is not one of the expose's values (%s)", where, label, strings.Join(allowed, ", ")))
 				}
-				for label := range s.read {
-					if !containsFold(allowed, label) {
-						c.add(r.Pos, r.Block.File, "error", fmt.Sprintf("%s: map label %q is not one of the expose's values (%s)", where, label, strings.Join(allowed, ", ")))
-					}
+			}
+			if !b.Writable {
+				continue
+			}
+			for _, v := range s.extras {
+				if label := valueKey(v); !containsFold(allowed, label) {
+					c.add(pos, r.Block.File, "error", fmt.Sprintf("%s: command value %q is not one of the expose's values (%s)", where, label, strings.Join(allowed, ", ")))
 				}
-				if b.Writable {
-					for _, v := range s.write {
-						if label := valueKey(v); !containsFold(allowed, label) {
-							c.add(r.Pos, r.Block.File, "error", fmt.Sprintf("%s: command value %q is not one of the expose's values (%s)", where, label, strings.Join(allowed, ", ")))
-						}
-					}
-				}
+			}
+			if prop.Type == "enum" && !s.explicit {
+				c.add(pos, r.Block.File, "warning", fmt.Sprintf("%s: the map has no `otherwise`, so a command value it does not list passes through unchanged; commands outside the expose's values are refused, but `otherwise: error` says so in the rule", where))
 			}
 		}
 	}

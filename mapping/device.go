@@ -45,6 +45,29 @@ type Property struct {
 // Writable reports whether the property has the set access bit.
 func (p *Property) Writable() bool { return p.Access&AccessSet != 0 }
 
+// Allowed lists the values an enum or binary property takes (a binary
+// ON/OFF one also TOGGLE); nil for other types, which list none.
+func (p *Property) Allowed() []string {
+	switch p.Type {
+	case "enum":
+		return p.Values
+	case "binary":
+		allowed := []string{valueKey(p.ValueOn), valueKey(p.ValueOff)}
+		if strings.EqualFold(valueKey(p.ValueOn), "ON") {
+			allowed = append(allowed, "TOGGLE")
+		}
+		return allowed
+	}
+	return nil
+}
+
+// Accepts reports whether v is one of Allowed (text compared without
+// case), or true when the property lists no values.
+func (p *Property) Accepts(v any) bool {
+	allowed := p.Allowed()
+	return allowed == nil || containsFold(allowed, valueKey(v))
+}
+
 var specificTypes = map[string]bool{"light": true, "switch": true, "fan": true, "cover": true, "lock": true, "climate": true}
 
 // ParseExposes flattens a Zigbee2MQTT `definition.exposes` array. Features of

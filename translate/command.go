@@ -234,6 +234,12 @@ func (e *Engine) buildSet(d *device, values gjson.Result) ([]byte, error) {
 			problems = append(problems, fmt.Sprintf("%s: %v", b.To, err))
 			continue
 		}
+		if b.Prop != nil && !b.Prop.Accepts(out) {
+			// Refused at once: Zigbee2MQTT would only log it, and the
+			// command would end in a timeout.
+			problems = append(problems, fmt.Sprintf("%s: %s is not one of the device's values for %s (%s)", b.To, v.Raw, b.From, strings.Join(b.Prop.Allowed(), ", ")))
+			continue
+		}
 		set, err = sjson.SetRawBytes(set, b.From, appendJSON(nil, out))
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", b.To, err))

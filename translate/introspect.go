@@ -185,6 +185,10 @@ type PropertyCoverage struct {
 	Rule     string `json:"rule,omitempty"`
 	Layer    string `json:"layer,omitempty"`
 	Reason   string `json:"reason,omitempty"`
+	// Command names the IoT2MQTT key that sets the property in a command's
+	// values; empty when it takes no commands (not settable, or no rule
+	// writes it).
+	Command string `json:"command,omitempty"`
 }
 
 // DeviceCoverage is the coverage report of one device.
@@ -228,6 +232,12 @@ func deviceCoverage(d *device) DeviceCoverage {
 			} else {
 				writer = b
 			}
+			if b.Writable && b.Rule.CanWrite() && pc.Command == "" {
+				pc.Command = b.To
+			}
+		}
+		if pc.Command == "" && p.Writable() && d.plan.Unmatched == "pass" && reader == nil && writer == nil {
+			pc.Command = p.Property // passed through under its own name
 		}
 		switch {
 		case d.plan.Events[p.Property]:

@@ -103,6 +103,9 @@ func runCheck(args []string, stdout io.Writer) error {
 				if p.Reason != "" {
 					line += "  (" + p.Reason + ")"
 				}
+				if p.Command != "" {
+					line += "  commands: " + p.Command
+				}
 				fmt.Fprintln(stdout, line)
 			}
 		}

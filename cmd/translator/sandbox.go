@@ -20,6 +20,7 @@ import (
 	"github.com/iot2mqtt/zigbee2mqtt-translator/daemon"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/replay"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/ruleset"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/mapping"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/transport"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
@@ -95,19 +96,19 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	devs := sim.deviceIEEEs()
-	example := "<ieee>"
-	if len(devs) > 0 {
-		example = devs[0]
+	example, values := "<ieee>", `{"power":"toggle"}`
+	if ieee, v, ok := suggestCommand(d.Rules(), sim.devices); ok {
+		example, values = ieee, v
 	}
 	fmt.Fprintf(stdout, `translator sandbox
   broker:     %s
   watch:      mosquitto_sub -h %s -p %d -t 'IoT2mqtt/#' -v
-  command:    mosquitto_pub -h %s -p %d -t 'IoT2mqtt/v1/instances/sandbox/devices/%s/cmd' -m '{"id":"1","values":{"power":"toggle"}}'
+  command:    mosquitto_pub -h %s -p %d -t 'IoT2mqtt/v1/instances/sandbox/devices/%s/cmd' -m '{"id":"1","values":%s}'
   devices:    %s
   rules:      %s
   Ctrl-C stops everything.
 
-`, brokerURL, u.Hostname(), port, u.Hostname(), port, example, strings.Join(devs, " "), d.RulesSummary())
+`, brokerURL, u.Hostname(), port, u.Hostname(), port, example, values, strings.Join(devs, " "), d.RulesSummary())
 	if !*quiet {
 		if err := watchTraffic(ctx, u.Host, stdout); err != nil {
 			return err
@@ -154,6 +155,7 @@ func sandboxLines(path string) ([]replay.Line, error) {
 // or on a free loopback port when addr is taken.
 func startEmbeddedBroker(addr string) (string, func(), error) {
 	if ln, err := net.Listen("tcp", addr); err == nil {
+		addr = ln.Addr().String() // port 0: the one the system chose
 		ln.Close()
 	} else {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -198,13 +200,14 @@ func watchTraffic(ctx context.Context, host string, w io.Writer) error {
 // simulator plays a fixture's Zigbee2MQTT messages and answers set requests
 // with the state echo a real device gives.
 type simulator struct {
-	cli    *transport.Client
-	ready  chan struct{} // closed when the translator reports online
-	once   sync.Once
-	mu     sync.Mutex
-	states map[string][]byte // friendly name → last state
-	ieees  []string
-	base   string
+	cli     *transport.Client
+	ready   chan struct{} // closed when the translator reports online
+	once    sync.Once
+	mu      sync.Mutex
+	states  map[string][]byte // friendly name → last state
+	ieees   []string
+	devices []mapping.Device // from the fixture's bridge/devices
+	base    string
 }
 
 func startSimulator(ctx context.Context, host string, lines []replay.Line) (*simulator, error) {
@@ -214,6 +217,7 @@ func startSimulator(ctx context.Context, host string, lines []replay.Line) (*sim
 			gjson.ParseBytes(l.Payload).ForEach(func(_, v gjson.Result) bool {
 				if v.Get("type").String() != "Coordinator" {
 					s.ieees = append(s.ieees, v.Get("ieee_address").String())
+					s.devices = append(s.devices, mapping.ParseDevice(v))
 				}
 				return true
 			})
@@ -243,6 +247,34 @@ func (s *simulator) publish(topic string, payload []byte, retain bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = s.cli.Publish(ctx, transport.Message{Topic: topic, Payload: payload, QoS: 1, Retain: retain})
+}
+
+// suggestCommand picks a device of the fixture and a command it can take
+// under the loaded rules: a toggle for a switchable device, else the first
+// settable property with a value from its expose.
+func suggestCommand(rules *mapping.Set, devices []mapping.Device) (ieee, values string, ok bool) {
+	var fallback string
+	var fallbackIEEE string
+	for i := range devices {
+		d := &devices[i]
+		for _, b := range rules.Plan(d).Rules {
+			if !b.Writable || !b.Rule.CanWrite() || b.Prop == nil || b.Prop.Endpoint != "" {
+				continue
+			}
+			switch {
+			case b.Prop.Type == "binary" && b.Prop.Name == "state" && (b.Prop.Parent == "light" || b.Prop.Parent == "switch"):
+				if _, err := b.Rule.Write("toggle"); err == nil {
+					return d.IEEE, fmt.Sprintf(`{%q:"toggle"}`, b.To), true
+				}
+			case fallback == "" && b.Prop.Type == "numeric" && b.Prop.Min != nil && b.Prop.Max != nil:
+				if v, err := b.Rule.Read.Read((*b.Prop.Min + *b.Prop.Max) / 2); err == nil {
+					out, _ := json.Marshal(map[string]any{b.To: v})
+					fallback, fallbackIEEE = string(out), d.IEEE
+				}
+			}
+		}
+	}
+	return fallbackIEEE, fallback, fallback != ""
 }
 
 // sandboxStatus is the translator's status topic in the sandbox.
