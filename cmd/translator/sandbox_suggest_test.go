@@ -32,7 +32,8 @@ func TestSuggestCommand(t *testing.T) {
 		want   string // substring of the values
 	}{
 		{[]string{"LED1545G12"}, `{"power":"toggle"}`},
-		{[]string{"SNZB-02", "TS0601_thermostat"}, `{"target_temp":`},
+		{[]string{"SNZB-02", "TS0601_thermostat"}, `{"window_detection":"toggle"}`},
+		{[]string{"E1757"}, `{"position":50}`},
 		{[]string{"SNZB-02"}, ""},
 	}
 	for _, tt := range tests {
