@@ -93,7 +93,6 @@ func startTranslator(t *testing.T, b *mqtttest.Broker, instanceJSON string, env 
 	if err := os.WriteFile(filepath.Join(home, "instances", "zb1.json"), []byte(instanceJSON), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	wd, _ := os.Getwd()
 	p := &proc{t: t, done: make(chan struct{})}
 	p.cmd = exec.Command(binary)
 	p.cmd.Env = append([]string{
@@ -102,7 +101,6 @@ func startTranslator(t *testing.T, b *mqtttest.Broker, instanceJSON string, env 
 		"IOT2MQTT_PATH=" + home,
 		"MQTT_HOST=127.0.0.1",
 		"MQTT_PORT=" + strconv.Itoa(b.Port),
-		"MAPPINGS_DIR=" + filepath.Join(wd, "..", "..", "mappings"),
 		"LOG_LEVEL=DEBUG",
 	}, env...)
 	p.cmd.Stdout, p.cmd.Stderr = p, p

@@ -4,6 +4,7 @@ package main_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -18,42 +19,61 @@ import (
 	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/mqtttest"
 )
 
-// copyPack copies the shipped mapping pack into a directory the test may edit.
-func copyPack(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	paths, _ := filepath.Glob("../../mappings/*.yaml")
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(p)), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
+// TestDaemon_HotReload: custom files in the mappings folder add to the
+// built-in pack; a reload applies them at once (a renamed key leaves the
+// envelope and its retained state/{key} topic); a reload that does not
+// compile, or does not fit the known devices, keeps the previous rules.
 func TestDaemon_HotReload(t *testing.T) {
-	pack := copyPack(t)
-	_, z2m, w, p := setup(t, minimalInstance, "MAPPINGS_DIR="+pack)
+	custom := t.TempDir()
+	b, z2m, w, p := setup(t, minimalInstance, "MAPPINGS_DIR="+custom)
 	z2m.Publish("zigbee2mqtt/"+lampName, `{"state":"ON","linkquality":90}`, false)
 	w.WaitFor(lampPrefix+"state", hasField("state.link_quality", 90), 5*time.Second)
+	w.WaitFor(lampPrefix+"state/link_quality", payloadIs("90"), 5*time.Second)
 
-	// A valid change, applied through meta/request/reload.
+	// A valid change, applied through meta/request/reload: the envelope
+	// changes without waiting for the device, and the old key is cleared.
 	extra := "# renames link quality\nblocks:\n  - name: lqi\n    rules:\n      - {from: linkquality, to: lqi, direction: read}\n"
-	if err := os.WriteFile(filepath.Join(pack, "90-local.yaml"), []byte(extra), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(custom, "90-local.yaml"), []byte(extra), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	w.Publish(prefix+"meta/request/reload", "", false)
-	p.logged("mapping rules reloaded")
+	env := w.WaitFor(lampPrefix+"state", hasField("state.lqi", 90), 5*time.Second)
+	if strings.Contains(env.Payload, "link_quality") {
+		t.Errorf("the envelope after the reload still carries link_quality: %s", env.Payload)
+	}
+	if !p.logged("custom: " + filepath.Join(custom, "90-local.yaml")) {
+		t.Errorf("the reload does not log the custom file")
+	}
+	// The clear of a state/{key} topic is spaced like its values: a reader
+	// that comes a moment later finds nothing retained there.
+	retained := func(id string) []mqtttest.Msg {
+		late := mqtttest.Connect(t, b.Addr, id)
+		late.Subscribe(lampPrefix+"state/lqi", lampPrefix+"state/link_quality")
+		late.WaitFor(lampPrefix+"state/lqi", payloadIs("90"), 5*time.Second)
+		time.Sleep(200 * time.Millisecond)
+		var lq []mqtttest.Msg
+		for _, m := range late.Messages() {
+			if m.Topic == lampPrefix+"state/link_quality" && m.Payload != "" {
+				lq = append(lq, m)
+			}
+		}
+		return lq
+	}
+	for i := 0; ; i++ {
+		lq := retained(fmt.Sprintf("late-reader-%d", i))
+		if len(lq) == 0 {
+			break
+		}
+		if i == 10 {
+			t.Fatalf("state/link_quality is still retained after the reload renamed it: %v", lq)
+		}
+	}
 	z2m.Publish("zigbee2mqtt/"+lampName, `{"state":"ON","linkquality":91}`, false)
 	w.WaitFor(lampPrefix+"state", hasField("state.lqi", 91), 5*time.Second)
 
 	// A broken change, through SIGHUP: the error is published, the old rules stay.
 	broken := "blocks:\n  - name: lqi\n    rules:\n      - {from: linkquality, too: lqi}\n"
-	if err := os.WriteFile(filepath.Join(pack, "90-local.yaml"), []byte(broken), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(custom, "90-local.yaml"), []byte(broken), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	p.signal(syscall.SIGHUP)
@@ -63,6 +83,21 @@ func TestDaemon_HotReload(t *testing.T) {
 	}
 	z2m.Publish("zigbee2mqtt/"+lampName, `{"state":"ON","linkquality":92}`, false)
 	w.WaitFor(lampPrefix+"state", hasField("state.lqi", 92), 5*time.Second)
+
+	// A change that compiles but does not fit the lamp: a label its expose
+	// does not have. Refused, naming the map's line; the old rules stay.
+	w.Reset()
+	misfit := "blocks:\n  - name: lamp\n    select: {model: [LED1545G12]}\n    rules:\n      - from: state\n        to: power\n        transform: [{map: {AN: true, OFF: false}}]\n"
+	if err := os.WriteFile(filepath.Join(custom, "90-local.yaml"), []byte(misfit), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.Publish(prefix+"meta/request/reload", "", false)
+	e = w.WaitFor(prefix+"error", hasField("error_code", "RELOAD_FAILED"), 5*time.Second)
+	if !strings.Contains(e.Payload, "90-local.yaml:7:") || !strings.Contains(e.Payload, `map label \"AN\" is not one of the expose's values`) {
+		t.Errorf("reload error does not name the map's line and the label: %s", e.Payload)
+	}
+	z2m.Publish("zigbee2mqtt/"+lampName, `{"state":"ON","linkquality":93}`, false)
+	w.WaitFor(lampPrefix+"state", hasField("state.lqi", 93), 5*time.Second)
 }
 
 func TestDaemon_CoverageAndExplain(t *testing.T) {
@@ -197,7 +232,7 @@ blocks:
 		t.Fatalf("check exit = %v, want 1\n%s", err, out)
 	}
 	for _, want := range []string{
-		bad + `:6:9: error: bedroom/radiator (TS0601_thermostat) "child_lock": map label "LOCKED" is not one of the expose's values`,
+		bad + `:8:27: error: bedroom/radiator (TS0601_thermostat) "child_lock": map label "LOCKED" is not one of the expose's values`,
 		bad + `:9:9: error: bedroom/radiator (TS0601_thermostat) "local_temperature": unit transform converts from a unit other than the expose's "°C"`,
 		bad + `:12:9: error: bedroom/radiator (TS0601_thermostat) "running_state": the rule writes a property without the set access bit`,
 		"coverage 0xa4c138d2e3f4a5b6 (bedroom/radiator, TS0601_thermostat):",
@@ -219,5 +254,53 @@ func TestCheck_LiveBroker(t *testing.T) {
 	out, err := exec.Command(binary, "check", "-broker", "mqtt://"+b.Addr, "../../mappings/10-lights.yaml").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "coverage "+lampIEEE) {
 		t.Errorf("check -broker = %v:\n%s", err, out)
+	}
+}
+
+// Every subcommand documents itself: `-h` prints its usage and every flag
+// with its default on stdout and exits 0; `translator help` lists them all.
+func TestCLI_Help(t *testing.T) {
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"help"}, []string{"check ", "replay ", "record ", "sandbox ", "pack ", "health ", "`translator <command> -h`"}},
+		{[]string{"check", "-h"}, []string{"Usage: translator check", "-devices string", "-mappings string", "-replace-pack"}},
+		{[]string{"help", "replay"}, []string{"Usage: translator replay", "-update", "-mappings string"}},
+		{[]string{"sandbox", "-h"}, []string{"-fixture string", `(default "127.0.0.1:1883")`}},
+		{[]string{"record", "-h"}, []string{"-broker string", "-duration"}},
+		{[]string{"pack", "-h"}, []string{"Usage: translator pack export DIR"}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			cmd := exec.Command(binary, tt.args...)
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("exit: %v\n%s", err, stderr.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout.String())
+				}
+			}
+		})
+	}
+	if out, err := exec.Command(binary, "check", "-nosuchflag").CombinedOutput(); err == nil || !strings.Contains(string(out), "check: flag provided but not defined: -nosuchflag") {
+		t.Errorf("an unknown flag: %v\n%s", err, out)
+	}
+}
+
+// `translator pack export` writes the built-in pack; checking the exported
+// folder reports that its files replace their built-in namesakes.
+func TestCLI_PackExport(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "mappings")
+	out, err := exec.Command(binary, "pack", "export", dir).CombinedOutput()
+	if err != nil || strings.Count(string(out), "wrote ") != 4 {
+		t.Fatalf("pack export: %v\n%s", err, out)
+	}
+	out, err = exec.Command(binary, "check", "-mappings", dir).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "replaced by custom files of the same name") {
+		t.Errorf("check of the exported pack: %v\n%s", err, out)
 	}
 }
