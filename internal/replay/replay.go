@@ -37,8 +37,8 @@ type Options struct {
 type Outcome struct {
 	// Rules says which files each rule layer held (ruleset.Loaded.Summary).
 	Rules string
-	Got  []Line
-	Want []Line
+	Got   []Line
+	Want  []Line
 	// Diff is empty when Got equals Want.
 	Diff string
 }
