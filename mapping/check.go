@@ -134,7 +134,11 @@ func (c *checker) checkBound(d *Device, b *Bound) {
 		switch s := st.(type) {
 		case unitStep:
 			if prop.Unit != "" && units[prop.Unit] != s.from {
-				c.add(r.Pos, r.Block.File, "error", fmt.Sprintf("%s: unit transform converts from a unit other than the expose's %q", where, prop.Unit))
+				pos := s.pos
+				if pos.Line == 0 {
+					pos = r.Pos
+				}
+				c.add(pos, r.Block.File, "error", fmt.Sprintf("%s: unit transform converts from a unit other than the expose's %q", where, prop.Unit))
 			}
 		case *mapStep:
 			if prop.Type != "enum" && prop.Type != "binary" {

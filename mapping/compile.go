@@ -457,7 +457,7 @@ func compileStep(s *TransformSpec, field string, e *errs) Step {
 		case from.quantity != to.quantity:
 			e.add(u.Pos, field+".unit", "cannot convert %s (%s) to %s (%s)", u.From, from.quantity, u.To, to.quantity)
 		default:
-			steps = append(steps, unitStep{from: from, to: to, precision: precisionOr(u.Precision, -1)})
+			steps = append(steps, unitStep{from: from, to: to, precision: precisionOr(u.Precision, -1), pos: u.Pos})
 		}
 	}
 	if s.Rename != nil {

@@ -264,6 +264,7 @@ func (r renameStep) Write(v any) (any, error) { return renameKeys(v, r.write) }
 type unitStep struct {
 	from, to  unitDef
 	precision int
+	pos       Pos // of the step in its file
 }
 
 type unitDef struct {

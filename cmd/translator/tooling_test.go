@@ -233,7 +233,7 @@ blocks:
 	}
 	for _, want := range []string{
 		bad + `:8:27: error: bedroom/radiator (TS0601_thermostat) "child_lock": map label "LOCKED" is not one of the expose's values`,
-		bad + `:9:9: error: bedroom/radiator (TS0601_thermostat) "local_temperature": unit transform converts from a unit other than the expose's "°C"`,
+		bad + `:11:28: error: bedroom/radiator (TS0601_thermostat) "local_temperature": unit transform converts from a unit other than the expose's "°C"`,
 		bad + `:12:9: error: bedroom/radiator (TS0601_thermostat) "running_state": the rule writes a property without the set access bit`,
 		"coverage 0xa4c138d2e3f4a5b6 (bedroom/radiator, TS0601_thermostat):",
 	} {
