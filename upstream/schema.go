@@ -125,16 +125,8 @@ func collectProblems(e *jsonschema.ValidationError, doc any, probs *[]Problem) {
 	switch e.ErrorKind.(type) {
 	case *kind.OneOf, *kind.AnyOf:
 		if len(e.Causes) > 0 {
-			var alts []string
-			for _, c := range e.Causes {
-				var sub []Problem
-				collectProblems(c, doc, &sub)
-				for _, p := range sub {
-					alts = append(alts, p.Message)
-				}
-			}
 			*probs = append(*probs, Problem{Path: dotted(doc, e.InstanceLocation),
-				Message: "does not match any allowed form (" + strings.Join(alts, " | ") + ")"})
+				Message: "does not match any allowed form (" + strings.Join(causeMessages(e, doc), " | ") + ")"})
 			return
 		}
 	}
@@ -145,15 +137,7 @@ func collectProblems(e *jsonschema.ValidationError, doc any, probs *[]Problem) {
 		return
 	}
 	if pn, ok := e.ErrorKind.(*kind.PropertyNames); ok {
-		var why []string
-		for _, c := range e.Causes {
-			var sub []Problem
-			collectProblems(c, doc, &sub)
-			for _, p := range sub {
-				why = append(why, p.Message)
-			}
-		}
-		*probs = append(*probs, Problem{Path: dotted(doc, append(propertyNamesLocation(e), pn.Property)), Message: "invalid key: " + strings.Join(why, "; ")})
+		*probs = append(*probs, Problem{Path: dotted(doc, append(propertyNamesLocation(e), pn.Property)), Message: "invalid key: " + strings.Join(causeMessages(e, doc), "; ")})
 		return
 	}
 	if req, ok := e.ErrorKind.(*kind.Required); ok {
@@ -170,6 +154,19 @@ func collectProblems(e *jsonschema.ValidationError, doc any, probs *[]Problem) {
 	for _, c := range e.Causes {
 		collectProblems(c, doc, probs)
 	}
+}
+
+// causeMessages is the messages of the problems under e, without paths.
+func causeMessages(e *jsonschema.ValidationError, doc any) []string {
+	var sub []Problem
+	for _, c := range e.Causes {
+		collectProblems(c, doc, &sub)
+	}
+	msgs := make([]string, len(sub))
+	for i, p := range sub {
+		msgs[i] = p.Message
+	}
+	return msgs
 }
 
 // propertyNamesLocation is the location of the object whose key failed
