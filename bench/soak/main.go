@@ -211,7 +211,7 @@ func scrape(addr string) map[string]string {
 
 // statusSeries are the series the status lines and the summary show.
 var statusSeries = []string{"translator_inbound_queue", "translator_inbound_queue_bytes", "translator_inbound_dropped_total",
-	"go_goroutines", "go_heap_live_bytes", "go_memory_total_bytes"}
+	"go_goroutines", "go_memstats_heap_inuse_bytes", "go_memstats_sys_bytes"}
 
 func summary(m map[string]string) string {
 	if m == nil {
