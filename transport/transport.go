@@ -17,8 +17,8 @@
 //     at most one publication per topic every keyTopicInterval;
 //   - counts what an operator needs to see (Stats).
 //
-// The daemon talks to it through that surface only: New, Start, Ready and
-// Next, Events, Publish, Unsubscribe, Stats and Shutdown. Dial opens the
+// The daemon talks to it through that surface only: New, Start, Ready,
+// Next and Rearm, Events, Publish, Unsubscribe, Stats and Shutdown. Dial opens the
 // plain client the command-line tools use.
 package transport
 
@@ -274,9 +274,6 @@ func (t *Transport) Next() (Message, bool) { return t.in.pop() }
 // Rearm signals Ready again when messages are still waiting, for a caller
 // that stopped taking them before the queue was empty.
 func (t *Transport) Rearm() { t.in.rearm() }
-
-// InboundWaiting is the number of inbound messages waiting for Next.
-func (t *Transport) InboundWaiting() int64 { return t.in.total.Load() }
 
 // Unsubscribe removes filters, logging a failure.
 func (t *Transport) Unsubscribe(ctx context.Context, filters []string) {
