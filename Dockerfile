@@ -7,7 +7,6 @@
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
-COPY third_party/ third_party/
 RUN go mod download
 COPY . .
 ARG VERSION=dev
@@ -34,7 +33,6 @@ RUN mkdir -p /opt/zigbee2mqtt \
     && npm cache clean --force
 
 COPY --from=build /out/translator /usr/local/bin/translator
-COPY mappings/ /app/mappings/
 COPY entrypoint.sh /entrypoint.sh
 
 # The platform mounts /app/shared, /app/instances and /app/.env read-only;

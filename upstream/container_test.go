@@ -44,7 +44,6 @@ func TestDockerfile(t *testing.T) {
 		{"the install dir for the daemon", `Z2M_INSTALL_DIR=` + regexp.QuoteMeta(upstream.DefaultInstallDir)},
 		{"tini", `apt-get install -y --no-install-recommends tini`},
 		{"the binary", `COPY --from=build /out/translator /usr/local/bin/translator`},
-		{"the mappings", `COPY mappings/ /app/mappings/`},
 		{"the entrypoint", `COPY entrypoint.sh /entrypoint.sh`},
 		{"a non-root user", `(?m)^USER node$`},
 		{"the health check", `HEALTHCHECK .*\n?.*CMD \["translator", "health"\]`},
@@ -52,6 +51,14 @@ func TestDockerfile(t *testing.T) {
 	} {
 		if !regexp.MustCompile(want.re).MatchString(df) {
 			t.Errorf("Dockerfile lacks %s (/%s/)", want.what, want.re)
+		}
+	}
+	// Everything the build copies from the context exists in the tree.
+	for _, m := range regexp.MustCompile(`(?m)^COPY ([^-\s][^\n]*) \S+$`).FindAllStringSubmatch(df, -1) {
+		for _, src := range strings.Fields(m[1]) {
+			if _, err := os.Stat(repoFile(src)); err != nil {
+				t.Errorf("Dockerfile copies %s, which is not in the repository: %v", src, err)
+			}
 		}
 	}
 	// The platform builds with the legacy builder.
