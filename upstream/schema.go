@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,18 +102,25 @@ func (e *ValidationError) Error() string {
 // strings, booleans, nil — as produced by encoding/json or gopkg.in/yaml.v3)
 // against the schema. It returns a *ValidationError listing every problem.
 func (s *Schema) Validate(v any) error {
-	v = normalize(v)
+	if probs := s.problems(normalizeKeys(v)); len(probs) > 0 {
+		return &ValidationError{Problems: probs}
+	}
+	return nil
+}
+
+// problems validates a value whose maps have string keys (normalizeKeys).
+func (s *Schema) problems(v any) []Problem {
 	err := s.s.Validate(v)
 	if err == nil {
 		return nil
 	}
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {
-		return &ValidationError{Problems: []Problem{{Message: err.Error()}}}
+		return []Problem{{Message: err.Error()}}
 	}
 	var probs []Problem
 	collectProblems(ve, v, &probs)
-	return &ValidationError{Problems: probs}
+	return probs
 }
 
 // collectProblems turns the validator's error tree into one problem per
@@ -132,7 +137,7 @@ func collectProblems(e *jsonschema.ValidationError, doc any, probs *[]Problem) {
 	}
 	if add, ok := e.ErrorKind.(*kind.AdditionalProperties); ok {
 		for _, name := range add.Properties {
-			*probs = append(*probs, Problem{Path: dotted(doc, append(e.InstanceLocation[:len(e.InstanceLocation):len(e.InstanceLocation)], name)), Message: "is not a known setting"})
+			*probs = append(*probs, Problem{Path: dotted(doc, append(slices.Clip(e.InstanceLocation), name)), Message: "is not a known setting"})
 		}
 		return
 	}
@@ -143,7 +148,7 @@ func collectProblems(e *jsonschema.ValidationError, doc any, probs *[]Problem) {
 	if req, ok := e.ErrorKind.(*kind.Required); ok {
 		// Named at the missing field, as a user looks for it.
 		for _, name := range req.Missing {
-			*probs = append(*probs, Problem{Path: dotted(doc, append(e.InstanceLocation[:len(e.InstanceLocation):len(e.InstanceLocation)], name)), Message: "is required"})
+			*probs = append(*probs, Problem{Path: dotted(doc, append(slices.Clip(e.InstanceLocation), name)), Message: "is required"})
 		}
 		return
 	}
@@ -213,71 +218,14 @@ func dotted(doc any, tokens []string) string {
 	return b.String()
 }
 
-// normalize converts decoded YAML/JSON into map[string]any, []any, float64,
-// string, bool and nil.
-func normalize(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[k] = normalize(e)
-		}
-		return out
-	case map[any]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[fmt.Sprint(k)] = normalize(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = normalize(e)
-		}
-		return out
-	case json.Number:
-		f, _ := t.Float64()
-		return f
-	case float32:
-		return float64(t)
-	}
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return float64(rv.Int())
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return float64(rv.Uint())
-	}
-	return v
-}
-
-// typeName is the JSON type of a normalized value.
-func typeName(v any) string {
-	switch t := v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "boolean"
-	case float64:
-		if t == math.Trunc(t) {
-			return "integer"
-		}
-		return "number"
-	case string:
-		return "string"
-	case []any:
-		return "array"
-	case map[string]any:
-		return "object"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
-// show renders a value for a message: its JSON, or its type when long.
+// show renders a value for a message: its JSON, cut after 60 characters.
 func show(v any) string {
 	b, err := json.Marshal(v)
-	if err != nil || len(b) > 60 {
-		return typeName(v)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%T", v)
+	case len(b) > 60:
+		return string(b[:57]) + "..."
 	}
 	return string(b)
 }

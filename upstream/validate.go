@@ -18,11 +18,8 @@ func ValidateConfig(schema *Schema, data []byte) error {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return fmt.Errorf("invalid Zigbee2MQTT configuration: not YAML: %w", err)
 	}
-	doc = normalize(doc)
-	var probs []Problem
-	if err := schema.Validate(doc); err != nil {
-		probs = append(probs, err.(*ValidationError).Problems...)
-	}
+	doc = normalizeKeys(doc)
+	probs := schema.problems(doc)
 	if m, ok := doc.(map[string]any); ok {
 		probs = append(probs, extraChecks(m)...)
 	}
@@ -47,8 +44,8 @@ func extraChecks(cfg map[string]any) []Problem {
 	add := func(path, format string, args ...any) {
 		probs = append(probs, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
 	}
-	if v, ok := cfg["version"]; !ok || v != float64(SettingsVersion) {
-		add("version", "must be %d (Zigbee2MQTT migrates older files in place), got %s", SettingsVersion, show(v))
+	if v, ok := number(cfg["version"]); !ok || v != SettingsVersion {
+		add("version", "must be %d (Zigbee2MQTT migrates older files in place), got %s", SettingsVersion, show(cfg["version"]))
 	}
 	adv, _ := cfg["advanced"].(map[string]any)
 	for _, f := range []struct {
@@ -70,11 +67,26 @@ func extraChecks(cfg map[string]any) []Problem {
 				add(path, "must be %d bytes, got %d", f.size, len(t))
 			}
 			for i, b := range t {
-				if n, ok := b.(float64); ok && (n < 0 || n > 255 || n != float64(int(n))) {
+				if n, ok := number(b); ok && (n < 0 || n > 255 || n != float64(int(n))) {
 					add(fmt.Sprintf("%s[%d]", path, i), "must be a byte (0–255), got %s", show(n))
 				}
 			}
 		}
 	}
 	return probs
+}
+
+// number is v as a float64 when it is a number decoded from YAML or JSON.
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case uint64:
+		return float64(n), true
+	case float64:
+		return n, true
+	}
+	return 0, false
 }
