@@ -2,7 +2,9 @@ package mapping
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -130,49 +132,42 @@ func (c *checker) checkBound(d *Device, b *Bound) {
 	if r.CanWrite() && r.Direction == "write" && !prop.Writable() {
 		c.add(r.Pos, r.Block.File, "error", fmt.Sprintf("%s: the rule writes a property without the set access bit", where))
 	}
+	misfit := false // a step does not fit the expose: the round trip would only repeat it
 	for _, st := range r.Read {
 		switch s := st.(type) {
 		case unitStep:
 			if prop.Unit != "" && units[prop.Unit] != s.from {
-				pos := s.pos
-				if pos.Line == 0 {
-					pos = r.Pos
-				}
-				c.add(pos, r.Block.File, "error", fmt.Sprintf("%s: unit transform converts from a unit other than the expose's %q", where, prop.Unit))
+				c.add(s.pos, r.Block.File, "error", fmt.Sprintf("%s: unit transform converts from a unit other than the expose's %q", where, prop.Unit))
 			}
 		case *mapStep:
 			if prop.Type != "enum" && prop.Type != "binary" {
 				continue
 			}
-			allowed := prop.Allowed()
-			pos := s.pos
-			if pos.Line == 0 {
-				pos = r.Pos
-			}
-			labels := make([]string, 0, len(s.read))
-			for label := range s.read {
-				labels = append(labels, label)
-			}
-			sort.Strings(labels)
-			for _, label := range labels {
+			allowed, pos := prop.Allowed(), s.pos
+			for _, label := range slices.Sorted(maps.Keys(s.read)) {
 				if !containsFold(allowed, label) {
+					misfit = true
 					c.add(pos, r.Block.File, "error", fmt.Sprintf("%s: map label %q is not one of the expose's values (%s)", where, label, strings.Join(allowed, ", ")))
 				}
 			}
 			if !b.Writable {
 				continue
 			}
-			for _, v := range s.extras {
-				if label := valueKey(v); !containsFold(allowed, label) {
+			for _, v := range s.write {
+				label := valueKey(v)
+				if _, read := s.read[label]; read {
+					continue // a map label, checked above
+				}
+				if !containsFold(allowed, label) {
 					c.add(pos, r.Block.File, "error", fmt.Sprintf("%s: command value %q is not one of the expose's values (%s)", where, label, strings.Join(allowed, ", ")))
 				}
 			}
-			if prop.Type == "enum" && !s.explicit {
+			if prop.Type == "enum" && s.otherwise == "" {
 				c.add(pos, r.Block.File, "warning", fmt.Sprintf("%s: the map has no `otherwise`, so a command value it does not list passes through unchanged; commands outside the expose's values are refused, but `otherwise: error` says so in the rule", where))
 			}
 		}
 	}
-	if !b.Writable || !r.CanRead() || len(r.Read) == 0 {
+	if misfit || !b.Writable || !r.CanRead() || len(r.Read) == 0 {
 		return
 	}
 	c.roundTrip(d, b, where)

@@ -499,10 +499,7 @@ func knownUnits() string {
 }
 
 func newMapStep(m *MapSpec) *mapStep {
-	st := &mapStep{read: map[string]any{}, write: map[string]any{}, extras: map[string]any{}, otherwise: m.Otherwise, explicit: m.Otherwise != "", pos: m.Pos}
-	if st.otherwise == "" {
-		st.otherwise = "pass"
-	}
+	st := &mapStep{read: map[string]any{}, write: map[string]any{}, otherwise: m.Otherwise, pos: m.Pos}
 	for k, v := range m.Values {
 		v = Normalize(v)
 		st.read[k] = v
@@ -510,7 +507,6 @@ func newMapStep(m *MapSpec) *mapStep {
 	}
 	for k, v := range m.Write {
 		st.write[k] = Normalize(v)
-		st.extras[k] = Normalize(v)
 	}
 	return st
 }

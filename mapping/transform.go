@@ -121,10 +121,8 @@ func (s *scaleStep) Write(v any) (any, error) {
 type mapStep struct {
 	read      map[string]any
 	write     map[string]any
-	extras    map[string]any // the command-only `write` entries, also in write
-	otherwise string         // pass, drop, error
-	explicit  bool           // otherwise was given in the file
-	pos       Pos            // of the map in its file
+	otherwise string // pass, drop, error; "" (not given) passes
+	pos       Pos    // of the map in its file
 }
 
 func (m *mapStep) Name() string { return "map" }
