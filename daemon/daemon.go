@@ -83,7 +83,8 @@ func New(cfg *Config, log zerolog.Logger) (*Daemon, error) {
 	if loaded.PackReplaced {
 		log.Warn().Str("dir", cfg.MappingsDir).Msg("MAPPINGS_REPLACE_PACK is set: the built-in mapping pack is left out, only the custom files apply")
 	}
-	log.Info().Str("layers", loaded.Summary()).Int("blocks", len(rules.Blocks())).Msg("mapping rules loaded")
+	summary := loaded.Summary()
+	log.Info().Str("layers", summary).Int("blocks", len(rules.Blocks())).Msg("mapping rules loaded")
 
 	started := time.Now()
 	mode, pinned := "translator-only", ""
@@ -102,7 +103,7 @@ func New(cfg *Config, log zerolog.Logger) (*Daemon, error) {
 	}), rules)
 	d := &Daemon{cfg: cfg, inst: inst, log: log, engine: engine, control: make(chan func(), 16), started: started}
 	d.metrics, d.latency = newLatency()
-	d.rules = loaded.Summary()
+	d.rules = summary
 	d.mqtt = transport.New(transport.Config{
 		BrokerURL:          cfg.BrokerURL,
 		ClientID:           cfg.ClientID(),
@@ -214,7 +215,7 @@ func (d *Daemon) loop(ctx context.Context, hup <-chan os.Signal) {
 				if !ok {
 					break
 				}
-				d.handle(ctx, translate.Message{Topic: msg.Topic, Payload: msg.Payload, QoS: msg.QoS, Retain: msg.Retain})
+				d.handle(ctx, translate.Message(msg))
 			}
 			d.mqtt.Rearm()
 			if sweeping && sweepDone == nil && d.engine.DevicesKnown() {

@@ -38,7 +38,8 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Message is one MQTT message, in either direction.
+// Message is one MQTT message, in either direction. Its fields are those of
+// translate.Message, so the daemon converts between the two directly.
 type Message struct {
 	Topic   string
 	Payload []byte

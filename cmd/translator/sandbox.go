@@ -46,7 +46,7 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
-	lines, err := sandboxLines(*fixture)
+	lines, dir, err := sandboxLines(*fixture)
 	if err != nil {
 		return err
 	}
@@ -85,10 +85,8 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	cfg := &daemon.Config{Version: version, InstanceName: "sandbox", Home: home, BrokerURL: &url.URL{Scheme: "mqtt", Host: u.Host}, BaseTopic: "IoT2mqtt",
 		ClientPrefix: "iot2mqtt", QoS: 1, Retain: true, KeepAlive: 30, LogLevel: "WARNING", LogFormat: "console",
 		MappingsDir: *mappingsDir, ReplacePack: *replacePack}
-	if *fixture != "" {
-		if dir := filepath.Join(fixtureDir(*fixture), "mappings"); isDir(dir) {
-			cfg.MappingsDir = dir
-		}
+	if dir != "" {
+		cfg.MappingsDir = ruleset.FixtureDir(dir, cfg.MappingsDir)
 	}
 	log := daemon.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	d, err := daemon.New(cfg, log)
@@ -117,38 +115,29 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return d.Run(ctx)
 }
 
-// fixtureDir is the fixture directory of a -fixture argument (a directory
-// or its input.jsonl).
-func fixtureDir(path string) string {
-	if isDir(path) {
-		return path
-	}
-	return filepath.Dir(path)
-}
-
-func isDir(path string) bool {
-	st, err := os.Stat(path)
-	return err == nil && st.IsDir()
-}
-
-// sandboxLines reads the fixture for the simulator.
-func sandboxLines(path string) ([]replay.Line, error) {
+// sandboxLines reads the messages the simulator plays: the built-in demo
+// network, or the -fixture argument (a fixture directory or its
+// input.jsonl). dir is the fixture's directory, "" for the built-in one.
+func sandboxLines(path string) (lines []replay.Line, dir string, err error) {
 	if path == "" {
 		tmp, err := os.CreateTemp("", "sandbox-*.jsonl")
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		defer os.Remove(tmp.Name())
 		if _, err := tmp.Write(sandboxFixture); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		tmp.Close()
-		path = tmp.Name()
+		lines, err := replay.ReadLines(tmp.Name())
+		return lines, "", err
 	}
+	dir = filepath.Dir(path)
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		path = filepath.Join(path, "input.jsonl")
+		dir, path = path, filepath.Join(path, "input.jsonl")
 	}
-	return replay.ReadLines(path)
+	lines, err = replay.ReadLines(path)
+	return lines, dir, err
 }
 
 // startEmbeddedBroker runs an in-process MQTT broker; it listens on addr,

@@ -102,11 +102,7 @@ func newEngine(dir string, opts Options) (*translate.Engine, string, error) {
 			return nil, "", fmt.Errorf("%s: %w", instPath, err)
 		}
 	}
-	custom := opts.MappingsDir
-	if isDir(filepath.Join(dir, "mappings")) {
-		custom = filepath.Join(dir, "mappings")
-	}
-	loaded, err := ruleset.Load(ruleset.Sources{Dir: custom, ReplacePack: opts.ReplacePack, Instance: inst.Mappings, InstancePath: instPath})
+	loaded, err := ruleset.Load(ruleset.Sources{Dir: ruleset.FixtureDir(dir, opts.MappingsDir), ReplacePack: opts.ReplacePack, Instance: inst.Mappings, InstancePath: instPath})
 	if err != nil {
 		return nil, "", err
 	}
@@ -120,11 +116,6 @@ func newEngine(dir string, opts Options) (*translate.Engine, string, error) {
 		Mode:        "translator-only",
 		StartedAt:   Start,
 	}), set), loaded.Summary(), nil
-}
-
-func isDir(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.IsDir()
 }
 
 // lines converts publications to expected-file lines with timestamps

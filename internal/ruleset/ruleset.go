@@ -69,6 +69,16 @@ func DefaultDir(getenv func(string) string) string {
 	return filepath.Join(home, "mappings")
 }
 
+// FixtureDir is the custom folder for a replay fixture in dir: the
+// fixture's own mappings/ when it has one, else fallback.
+func FixtureDir(dir, fallback string) string {
+	own := filepath.Join(dir, "mappings")
+	if st, err := os.Stat(own); err == nil && st.IsDir() {
+		return own
+	}
+	return fallback
+}
+
 // Load reads and compiles the layers. A compile error is a mapping.ErrorList
 // naming every problem; nothing is returned with it.
 func Load(src Sources) (*Loaded, error) {

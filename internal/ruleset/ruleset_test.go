@@ -149,3 +149,15 @@ func TestExport(t *testing.T) {
 		t.Error("a second export overwrote the edited files")
 	}
 }
+
+// A fixture's own mappings/ takes the place of the custom folder.
+func TestFixtureDir(t *testing.T) {
+	with, without := t.TempDir(), t.TempDir()
+	write(t, filepath.Join(with, "mappings"), "soil.yaml", soil)
+	if got := ruleset.FixtureDir(with, "/app/mappings"); got != filepath.Join(with, "mappings") {
+		t.Errorf("with mappings/: %s", got)
+	}
+	if got := ruleset.FixtureDir(without, "/app/mappings"); got != "/app/mappings" {
+		t.Errorf("without mappings/: %s, want the fallback", got)
+	}
+}
