@@ -370,6 +370,18 @@ func (d *Daemon) reload(trigger string) {
 	d.log.Info().Str("trigger", trigger).Str("layers", loaded.Summary()).Int("blocks", len(loaded.Set.Blocks())).Msg("mapping rules reloaded")
 }
 
+// loadRules compiles the layered rule set (see internal/ruleset): the
+// built-in generic layer and pack, the integrator's files in
+// cfg.MappingsDir, then the instance JSON's `mappings`.
+func loadRules(cfg *Config, instanceMappings []byte) (*ruleset.Loaded, error) {
+	return ruleset.Load(ruleset.Sources{
+		Dir:          cfg.MappingsDir,
+		ReplacePack:  cfg.ReplacePack,
+		Instance:     instanceMappings,
+		InstancePath: cfg.InstancePath(),
+	})
+}
+
 // deviceErrors is the error-level findings of checking rules against the
 // known devices, one per line, or nil.
 func deviceErrors(findings []mapping.Finding) error {
