@@ -38,10 +38,7 @@ func runCheck(args []string, stdout io.Writer) error {
 	if *format != "text" && *format != "json" {
 		return usageError{fmt.Sprintf("-format %q: use text or json", *format)}
 	}
-	src := ruleset.Sources{Files: fs.Args(), Dir: *mappingsDir, ReplacePack: *replacePack}
-	if len(src.Files) > 0 {
-		src.Dir = ""
-	}
+	src := ruleset.Sources{Files: fs.Args(), Dir: *mappingsDir, ReplacePack: *replacePack} // named files stand in for Dir
 	var findings []mapping.Finding
 	loaded, err := ruleset.Load(src)
 	var list mapping.ErrorList
