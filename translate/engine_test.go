@@ -20,14 +20,7 @@ const lamp = "IoT2mqtt/v1/instances/zb/devices/0x000d6ffffe1a2b3c/"
 
 func newEngine(tb testing.TB, cfg translate.Config) *translate.Engine {
 	tb.Helper()
-	files, err := mapping.LoadFS(mappings.Files, "*.yaml", mapping.LayerPack, "mappings")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	set, err := mapping.Compile(append([]mapping.File{mapping.GenericFile()}, files...))
-	if err != nil {
-		tb.Fatal(err)
-	}
+	set := compileWith(tb)
 	if cfg.BaseTopic == "" {
 		cfg = translate.Config{BaseTopic: "IoT2mqtt", InstanceID: "zb", Z2MBaseTopic: "zigbee2mqtt", QoS: 1, RetainState: true, StateKeyTopics: cfg.StateKeyTopics}
 	}

@@ -12,7 +12,7 @@ import (
 
 // compileWith compiles the generic layer, the built-in pack and extra
 // custom files.
-func compileWith(t *testing.T, custom ...string) *mapping.Set {
+func compileWith(t testing.TB, custom ...string) *mapping.Set {
 	t.Helper()
 	files, err := mapping.LoadFS(mappings.Files, "*.yaml", mapping.LayerPack, "mappings")
 	if err != nil {
