@@ -28,7 +28,8 @@ func (f Finding) String() string {
 // that are not in the expose's values, command values outside
 // value_min/value_max, unit mismatches, rules shadowed on every device they
 // select, bidirectional rules that fail the round trip over the expose's
-// range or values, and exposes reached only by the generic layer.
+// range or values, properties moved off a state key another property or
+// the engine claims, and exposes reached only by the generic layer.
 func Check(s *Set, devices []Device) []Finding {
 	c := &checker{seen: map[string]bool{}}
 	bound := map[*Rule]int{}
@@ -39,6 +40,9 @@ func Check(s *Set, devices []Device) []Finding {
 		p := s.Plan(d)
 		for _, b := range p.Rules {
 			bound[b.Rule]++
+			if b.Renamed != "" {
+				c.add(b.Rule.Pos, b.Rule.Block.File, "warning", fmt.Sprintf("%s (%s): %s collides on its target: %s; it is published as %q", d.FriendlyName, d.Model, b.From, b.Renamed, b.To))
+			}
 			if b.Rule.Block.Layer == LayerGeneric {
 				continue
 			}
@@ -53,14 +57,19 @@ func Check(s *Set, devices []Device) []Finding {
 			}
 		}
 		for _, prop := range d.Properties {
-			generic := true
+			generic, key := true, p.PassKey(prop.Property)
 			for _, b := range p.Rules {
-				if b.From == prop.Property && b.Rule.Block.Layer != LayerGeneric {
+				if b.From != prop.Property {
+					continue
+				}
+				if b.Rule.Block.Layer != LayerGeneric {
 					generic = false
+				} else if b.Rule.CanRead() {
+					key = b.To
 				}
 			}
 			if generic && !p.Events[prop.Property] && p.KeepKey(prop.Property) {
-				c.add(Pos{}, "builtin:generic.yaml", "info", fmt.Sprintf("%s (%s): expose %q reaches state only through the generic layer, as %q", d.FriendlyName, d.Model, prop.Property, prop.Property))
+				c.add(Pos{}, "builtin:generic.yaml", "info", fmt.Sprintf("%s (%s): expose %q reaches state only through the generic layer, as %q", d.FriendlyName, d.Model, prop.Property, key))
 			}
 		}
 	}

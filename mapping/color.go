@@ -26,8 +26,8 @@ func (colorStep) Read(v any) (any, error) {
 		}
 		return nil, fmt.Errorf("want a colour object, got %s", valueKey(v))
 	}
-	if x, okx := obj["x"]; okx {
-		if y, oky := obj["y"]; oky {
+	if x, okx := firstOf(obj, "x"); okx {
+		if y, oky := firstOf(obj, "y"); oky {
 			fx, err1 := toFloat(x)
 			fy, err2 := toFloat(y)
 			if err1 == nil && err2 == nil {
@@ -74,10 +74,18 @@ func (c colorStep) Write(v any) (any, error) {
 	return map[string]any{"x": roundTo(x, 4), "y": roundTo(y, 4)}, nil
 }
 
+// firstOf returns the value of the first of keys in obj. A key also
+// matches with a suffix ("x_rgb" for "x"): multi-colour lights name their
+// composites' features that way.
 func firstOf(obj map[string]any, keys ...string) (any, bool) {
 	for _, k := range keys {
 		if v, ok := obj[k]; ok && v != nil {
 			return v, true
+		}
+		for name, v := range obj {
+			if strings.HasPrefix(name, k+"_") && v != nil {
+				return v, true
+			}
 		}
 	}
 	return nil, false

@@ -40,6 +40,9 @@ type Property struct {
 	Values   []string // enum values
 	ValueOn  any      // binary on value
 	ValueOff any      // binary off value
+	// Features are the payload keys of a composite's features, e.g. x_rgb
+	// and y_rgb of the composite color_rgb.
+	Features []string
 }
 
 // Writable reports whether the property has the set access bit.
@@ -114,6 +117,10 @@ func appendExpose(out []Property, e gjson.Result, parent string) []Property {
 	}
 	e.Get("values").ForEach(func(_, v gjson.Result) bool {
 		p.Values = append(p.Values, v.String())
+		return true
+	})
+	e.Get("features.#.property").ForEach(func(_, f gjson.Result) bool {
+		p.Features = append(p.Features, f.String())
 		return true
 	})
 	if v := e.Get("value_on"); v.Exists() {

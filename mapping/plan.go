@@ -149,6 +149,18 @@ type Plan struct {
 	Unmatched string
 	// Blocks are the blocks that matched, lowest first.
 	Blocks []*Block
+	// claimed are the state keys the rules write.
+	claimed map[string]bool
+}
+
+// PassKey is the state key of a payload key that no rule reads (and that
+// passes unchanged): the key itself, or "z2m_" and the key when a rule
+// writes that key or it is reserved.
+func (p *Plan) PassKey(key string) string {
+	if !p.claimed[key] && !ReservedKeys[key] {
+		return key
+	}
+	return "z2m_" + key
 }
 
 // Bound is a rule bound to a device, with concrete paths.
@@ -160,7 +172,15 @@ type Bound struct {
 	// Writable is true when commands may use the rule: its direction allows
 	// writes, and the device's expose (if any) has the set access bit.
 	Writable bool
+	// Renamed says why To is not the rule's target: another property of the
+	// device claims that state key, or it is reserved (see ReservedKeys).
+	// "" when the rule's target stands.
+	Renamed string
 }
+
+// ReservedKeys are state keys the engine writes itself; no device property
+// lands on them.
+var ReservedKeys = map[string]bool{"online": true, "last_update": true}
 
 // MatchKey identifies the blocks whose selectors match d. Two devices with
 // equal MatchKeys and equal ExposesKeys get identical plans.
@@ -186,7 +206,12 @@ func (s *Set) Plan(d *Device) *Plan {
 			key = "w:" + b.To
 		}
 		if i, ok := index[key]; ok {
-			p.Rules[i] = b
+			// One rule over two exposes of one property (some definitions
+			// list a property twice, read-only and writable): the writable
+			// one is the property.
+			if old := p.Rules[i]; old.Rule != b.Rule || !old.Writable || b.Writable {
+				p.Rules[i] = b
+			}
 			return
 		}
 		index[key] = len(p.Rules)
@@ -230,7 +255,109 @@ func (s *Set) Plan(d *Device) *Plan {
 			}
 		}
 	}
+	// An event's exposes on other endpoints are events too (action_l1).
+	for i := range d.Properties {
+		if prop := &d.Properties[i]; p.Events[prop.Name] && !prop.Writable() {
+			p.Events[prop.Property] = true
+		}
+	}
+	p.resolveCollisions()
 	return p
+}
+
+// resolveCollisions gives every source property a state key of its own.
+// Where rules of several properties target one key, the rule that ranks
+// highest keeps it: a property the device exposes over a payload key it
+// does not, then the higher layer, then a rule that renames (its target
+// differs from its source) over one that keeps the Zigbee2MQTT name, then
+// the later rule. Every other property moves to its fallback name (see
+// fallbackKey); a property whose target is reserved always moves.
+func (p *Plan) resolveCollisions() {
+	byKey := map[string][]int{}
+	var keys []string
+	for i, b := range p.Rules {
+		top := topKey(b.To)
+		if _, ok := byKey[top]; !ok {
+			keys = append(keys, top)
+		}
+		byKey[top] = append(byKey[top], i)
+	}
+	taken := map[string]bool{}
+	for _, k := range keys {
+		taken[k] = true
+	}
+	p.claimed = taken
+	for _, key := range keys {
+		idx := byKey[key]
+		winner, by := "", ""
+		if !ReservedKeys[key] {
+			best := idx[0]
+			for _, i := range idx[1:] {
+				if p.Rules[i].outranks(p.Rules[best], i, best) {
+					best = i
+				}
+			}
+			winner, by = p.Rules[best].From, p.Rules[best].Rule.ID()
+		}
+		for _, i := range idx {
+			b := p.Rules[i]
+			if b.From == winner {
+				continue
+			}
+			name := fallbackKey(b, taken)
+			taken[name] = true
+			moved := *b
+			moved.To = name + b.To[len(key):]
+			if winner == "" {
+				moved.Renamed = fmt.Sprintf("%q is reserved", key)
+			} else {
+				moved.Renamed = fmt.Sprintf("%q is %s's (%s)", key, winner, by)
+			}
+			p.Rules[i] = &moved
+		}
+	}
+}
+
+// outranks reports whether b (at index i) keeps a contested key over o (at
+// index j).
+func (b *Bound) outranks(o *Bound, i, j int) bool {
+	if exposed, other := b.Prop != nil, o.Prop != nil; exposed != other {
+		return exposed
+	}
+	if b.Rule.Block.Layer != o.Rule.Block.Layer {
+		return b.Rule.Block.Layer > o.Rule.Block.Layer
+	}
+	if renames, other := b.To != b.From, o.To != o.From; renames != other {
+		return renames
+	}
+	return i > j
+}
+
+// fallbackKey is the state key of a property that lost its target: its
+// Zigbee2MQTT name; else that name and its unit (power_w); else the name
+// with the prefix "z2m_" (z2m_mode, z2m_online); a number is appended while
+// the name is taken.
+func fallbackKey(b *Bound, taken map[string]bool) string {
+	name := topKey(b.From)
+	free := func(k string) bool { return k != "" && !taken[k] && !ReservedKeys[k] }
+	if free(name) {
+		return name
+	}
+	if b.Prop != nil {
+		if u := Slug(b.Prop.Unit); u != "" && free(name+"_"+u) {
+			return name + "_" + u
+		}
+	}
+	k := "z2m_" + name
+	for n := 2; !free(k); n++ {
+		k = fmt.Sprintf("z2m_%s_%d", name, n)
+	}
+	return k
+}
+
+func topKey(path string) string {
+	top, _, _ := strings.Cut(path, ".")
+	return top
 }
 
 func expand(tmpl string, p *Property) string {

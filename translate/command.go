@@ -3,12 +3,14 @@ package translate
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/iot2mqtt/zigbee2mqtt-translator/mapping"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )
@@ -240,6 +242,9 @@ func (e *Engine) buildSet(d *device, values gjson.Result) ([]byte, error) {
 			problems = append(problems, fmt.Sprintf("%s: %s is not one of the device's values for %s (%s)", b.To, v.Raw, b.From, strings.Join(b.Prop.Allowed(), ", ")))
 			continue
 		}
+		if obj, ok := out.(map[string]any); ok && b.Prop != nil {
+			out = fitFeatures(obj, b.Prop)
+		}
 		set, err = sjson.SetRawBytes(set, b.From, appendJSON(nil, out))
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", b.To, err))
@@ -264,6 +269,23 @@ func (e *Engine) buildSet(d *device, values gjson.Result) ([]byte, error) {
 		return nil, fmt.Errorf("command for %s has no values", d.id)
 	}
 	return set, nil
+}
+
+// fitFeatures renames the keys of a composite value to the composite's
+// feature names where they carry its endpoint: a colour {x, y} for the
+// composite color_rgb is sent as {x_rgb, y_rgb}.
+func fitFeatures(obj map[string]any, p *mapping.Property) map[string]any {
+	if len(p.Features) == 0 || p.Endpoint == "" {
+		return obj
+	}
+	out := make(map[string]any, len(obj))
+	for k, v := range obj {
+		if named := k + "_" + p.Endpoint; !slices.Contains(p.Features, k) && slices.Contains(p.Features, named) {
+			k = named
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // checkPending confirms pending commands whose values the state echo shows.

@@ -75,7 +75,7 @@ func (e *Engine) explainInput(d *device, payload []byte) []KeyTrace {
 			base.Suppressed = "event: published on the events topic, not in state"
 			out = append(out, base)
 			return true
-		case isEventSibling(plan, key):
+		case isEventSibling(plan, &d.dev, key, payload):
 			base.Suppressed = "event data: carried in the event of its key"
 			out = append(out, base)
 			return true
@@ -88,7 +88,7 @@ func (e *Engine) explainInput(d *device, payload []byte) []KeyTrace {
 			case !plan.KeepKey(key):
 				base.Suppressed = "excluded by include/exclude"
 			default:
-				base.To, base.Output = key, json.RawMessage(v.Raw)
+				base.To, base.Output = plan.PassKey(key), json.RawMessage(v.Raw)
 				base.Layer = "passthrough"
 			}
 			out = append(out, base)
@@ -246,13 +246,16 @@ func deviceCoverage(d *device) DeviceCoverage {
 			pc.Status, pc.To, pc.Rule, pc.Layer = "command-only", writer.To, writer.Rule.ID(), writer.Rule.Block.Layer.String()
 		case reader == nil:
 			if d.plan.Unmatched == "pass" && d.plan.KeepKey(p.Property) {
-				pc.Status, pc.To, pc.Layer = "generic", p.Property, "passthrough"
+				pc.Status, pc.To, pc.Layer = "generic", d.plan.PassKey(p.Property), "passthrough"
 			} else {
 				pc.Status, pc.Reason = "dropped", "no rule reads it and unmatched is drop or it is excluded"
 			}
 		default:
 			top, _, _ := strings.Cut(reader.To, ".")
 			pc.To, pc.Rule, pc.Layer = reader.To, reader.Rule.ID(), reader.Rule.Block.Layer.String()
+			if reader.Renamed != "" {
+				pc.Reason = "renamed: " + reader.Renamed
+			}
 			switch {
 			case !d.plan.KeepKey(top):
 				pc.Status, pc.Reason = "dropped", "output key "+top+" is excluded by include/exclude"

@@ -207,12 +207,12 @@ func (e *Engine) translatePayload(r *Result, d *device, payload []byte, live boo
 			}
 			return true
 		}
-		if isEventSibling(plan, key) {
+		if isEventSibling(plan, &d.dev, key, payload) {
 			return true
 		}
 		rules := d.byKey[key]
 		if len(rules) == 0 {
-			if plan.Unmatched == "pass" && plan.KeepKey(key) && d.state.set(key, []byte(v.Raw)) != nil {
+			if plan.Unmatched == "pass" && plan.KeepKey(key) && d.state.set(plan.PassKey(key), []byte(v.Raw)) != nil {
 				full = true
 			}
 			return true
@@ -279,12 +279,22 @@ func sameState(a, b *stateObj) bool {
 	return true
 }
 
-func isEventSibling(p *mapping.Plan, key string) bool {
+// isEventSibling reports whether key travels with an event key of the
+// same payload in the event's data (action_group with action) rather than
+// in state. A setting the device takes (click_mode beside click) is state,
+// and so is a key whose event key the payload lacks.
+func isEventSibling(p *mapping.Plan, dev *mapping.Device, key string, payload []byte) bool {
 	if len(p.Events) == 0 {
 		return false
 	}
 	prefix, _, ok := strings.Cut(key, "_")
-	return ok && p.Events[prefix]
+	if !ok || !p.Events[prefix] {
+		return false
+	}
+	if prop := dev.Property(key); prop != nil && prop.Writable() {
+		return false
+	}
+	return gjson.GetBytes(payload, prefix).Exists()
 }
 
 // applyRule runs one bound rule on a value and writes the result into the
