@@ -119,6 +119,9 @@ func New(cfg *Config, log zerolog.Logger) (*Daemon, error) {
 		Keep:               keepTopic,
 		Log:                log.With().Str("component", "mqtt").Logger(),
 	})
+	for _, note := range inst.Notes {
+		log.Warn().Str("instance", cfg.InstancePath()).Msg(note)
+	}
 	if inst.Embedded() {
 		d.embedded, err = newEmbedded(cfg, inst, log.With().Str("component", "upstream").Logger())
 		if err != nil {

@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"slices"
@@ -47,6 +48,11 @@ type parsedCmd struct {
 // and staleness rules. ok is false when the command must not run.
 func (e *Engine) parseCommand(r *Result, deviceID string, msg Message, now time.Time) (parsedCmd, bool) {
 	var c parsedCmd
+	if len(bytes.TrimSpace(msg.Payload)) == 0 {
+		// The platform clears an instance's topics with empty retained
+		// payloads: a clear, not a command.
+		return c, false
+	}
 	if msg.Retain {
 		r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "ignored a retained command; commands must not be retained", Topic: msg.Topic, DeviceID: deviceID})
 		return c, false
@@ -63,7 +69,7 @@ func (e *Engine) parseCommand(r *Result, deviceID string, msg Message, now time.
 		return c, false
 	}
 	if ts := root.Get("timestamp"); ts.Exists() {
-		if t, ok := parseTimestamp(ts.String()); ok && now.Sub(t) > e.cfg.StaleAfter {
+		if t, ok := parseTimestamp(ts.String(), e.cfg.Location); ok && now.Sub(t) > e.cfg.StaleAfter {
 			r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "dropped a stale command", Topic: msg.Topic, DeviceID: deviceID,
 				Detail: fmt.Sprintf("timestamp %s is %s old", ts.String(), now.Sub(t).Round(time.Second))})
 			return c, false
@@ -92,10 +98,14 @@ func (e *Engine) parseCommand(r *Result, deviceID string, msg Message, now time.
 	return c, true
 }
 
-// parseTimestamp accepts RFC 3339, and naive ISO 8601 meaning UTC.
-func parseTimestamp(s string) (time.Time, bool) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999"} {
-		if t, err := time.Parse(layout, s); err == nil {
+// parseTimestamp accepts RFC 3339, and naive ISO 8601 meaning local time
+// in loc.
+func parseTimestamp(s string, loc *time.Location) (time.Time, bool) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, true
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
 			return t, true
 		}
 	}
@@ -212,8 +222,12 @@ func (e *Engine) awaited(d *device, key string) bool {
 }
 
 // buildSet turns IoT2MQTT values into a Zigbee2MQTT set payload through the
-// device's writable rules.
+// device's writable rules. It speaks the platform's command vocabulary:
+// "+N"/"-N" are relative to the device's current state and clamped to the
+// expose's range, X_step is X: "+N", and values or keys the exposes rule
+// out are refused with the reason.
 func (e *Engine) buildSet(d *device, values gjson.Result) ([]byte, error) {
+	values = expandSteps(d, values)
 	set := []byte("{}")
 	used := map[string]bool{}
 	var problems []string
@@ -231,15 +245,9 @@ func (e *Engine) buildSet(d *device, values gjson.Result) ([]byte, error) {
 			problems = append(problems, fmt.Sprintf("%s is read-only", b.To))
 			continue
 		}
-		out, err := b.Rule.Write(v.Value())
+		out, err := writeValue(d, b, v)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", b.To, err))
-			continue
-		}
-		if b.Prop != nil && !b.Prop.Accepts(out) {
-			// Refused at once: Zigbee2MQTT would only log it, and the
-			// command would end in a timeout.
-			problems = append(problems, fmt.Sprintf("%s: %s is not one of the device's values for %s (%s)", b.To, v.Raw, b.From, strings.Join(b.Prop.Allowed(), ", ")))
 			continue
 		}
 		if obj, ok := out.(map[string]any); ok && b.Prop != nil {
@@ -258,6 +266,10 @@ func (e *Engine) buildSet(d *device, values gjson.Result) ([]byte, error) {
 			problems = append(problems, fmt.Sprintf("%s: no rule maps this key", k.Str))
 			return true
 		}
+		if why := refusedKey(d, k.Str); why != "" {
+			problems = append(problems, fmt.Sprintf("%s: %s", k.Str, why))
+			return true
+		}
 		set, _ = sjson.SetRawBytes(set, escapeKey(k.Str), []byte(v.Raw))
 		return true
 	})
@@ -269,6 +281,157 @@ func (e *Engine) buildSet(d *device, values gjson.Result) ([]byte, error) {
 		return nil, fmt.Errorf("command for %s has no values", d.id)
 	}
 	return set, nil
+}
+
+// writeValue converts one command value through rule b. A relative value
+// ("+10", "-10") is added to the device's current state and the result
+// clamped to the expose's range; an absolute value outside that range, or
+// one an enum or binary expose does not list, is an error that says why.
+func writeValue(d *device, b *mapping.Bound, v gjson.Result) (any, error) {
+	val := v.Value()
+	delta, relative := relativeValue(v)
+	if relative {
+		cur, ok := d.state.number(b.To)
+		if !ok {
+			return nil, fmt.Errorf("%s is relative, and the device has reported no numeric %s yet", v.Raw, b.To)
+		}
+		val = cur + delta
+	}
+	out, err := b.Rule.Write(val)
+	if err != nil {
+		return nil, err
+	}
+	p := b.Prop
+	if p == nil {
+		return out, nil
+	}
+	if !p.Accepts(out) {
+		// Refused at once: Zigbee2MQTT would only log it, and the command
+		// would end in a timeout.
+		return nil, fmt.Errorf("%s is not one of the device's values for %s (%s)", v.Raw, b.From, strings.Join(p.Allowed(), ", "))
+	}
+	n, isNumber := out.(float64)
+	if p.Type != "numeric" || !isNumber || (p.Min == nil && p.Max == nil) {
+		return out, nil
+	}
+	lo, hi := math.Inf(-1), math.Inf(1)
+	if p.Min != nil {
+		lo = *p.Min
+	}
+	if p.Max != nil {
+		hi = *p.Max
+	}
+	if relative {
+		return math.Max(lo, math.Min(hi, n)), nil
+	}
+	if n < lo || n > hi {
+		return nil, fmt.Errorf("%s is outside the device's range for %s (%s)", v.Raw, b.From, platformRange(b, lo, hi))
+	}
+	return out, nil
+}
+
+// platformRange renders an expose's range in the platform's units, read
+// through the rule (254 is 100 for brightness, mireds are Kelvin).
+func platformRange(b *mapping.Bound, lo, hi float64) string {
+	if math.IsInf(lo, 0) || math.IsInf(hi, 0) || len(b.Rule.Read) == 0 {
+		return fmt.Sprintf("%g to %g", lo, hi)
+	}
+	a, err1 := b.Rule.Read.Read(lo)
+	z, err2 := b.Rule.Read.Read(hi)
+	fa, ok1 := a.(float64)
+	fz, ok2 := z.(float64)
+	if err1 != nil || err2 != nil || !ok1 || !ok2 {
+		return fmt.Sprintf("%g to %g in Zigbee2MQTT's units", lo, hi)
+	}
+	return fmt.Sprintf("%g to %g", math.Min(fa, fz), math.Max(fa, fz))
+}
+
+// relativeValue reads "+N" or "-N".
+func relativeValue(v gjson.Result) (float64, bool) {
+	if v.Type != gjson.String || len(v.Str) < 2 || (v.Str[0] != '+' && v.Str[0] != '-') {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(v.Str, 64)
+	return f, err == nil && !math.IsInf(f, 0) && !math.IsNaN(f)
+}
+
+// expandSteps rewrites X_step: N as X: "+N" where X is a key the device's
+// rules write (brightness_step in percentage points, color_temp_step in
+// Kelvin). Other keys, and X_step when X is given too, stay as they are.
+func expandSteps(d *device, values gjson.Result) gjson.Result {
+	out := ""
+	values.ForEach(func(k, v gjson.Result) bool {
+		base, ok := strings.CutSuffix(k.Str, "_step")
+		if !ok || v.Type != gjson.Number || values.Get(escapeKey(base)).Exists() || !writesKey(d, base) {
+			return true
+		}
+		if out == "" {
+			out = values.Raw
+		}
+		rel := strconv.FormatFloat(v.Num, 'f', -1, 64)
+		if v.Num >= 0 {
+			rel = "+" + rel
+		}
+		out, _ = sjson.Delete(out, escapeKey(k.Str))
+		out, _ = sjson.Set(out, escapeKey(base), rel)
+		return true
+	})
+	if out == "" {
+		return values
+	}
+	return gjson.Parse(out)
+}
+
+// writesKey reports whether a numeric writable rule of d writes key.
+func writesKey(d *device, key string) bool {
+	for _, b := range d.plan.Rules {
+		if b.To == key && b.Writable && b.Rule.CanWrite() && b.Prop != nil && b.Prop.Type == "numeric" {
+			return true
+		}
+	}
+	return false
+}
+
+// zigbee2mqttSetKeys are set keys Zigbee2MQTT takes from any device
+// beyond its exposes; lightSetKeys those it takes from lights.
+var (
+	zigbee2mqttSetKeys = map[string]bool{"read": true, "write": true, "command": true, "zcl_command": true,
+		"factory_reset": true, "scene_store": true, "scene_recall": true, "scene_add": true, "scene_remove": true,
+		"scene_remove_all": true, "scene_rename": true, "on_time": true, "off_wait_time": true, "transition": true}
+	lightSetKeys = map[string]bool{"brightness_step": true, "brightness_step_onoff": true, "brightness_move": true,
+		"brightness_move_onoff": true, "color_temp_step": true, "color_temp_move": true, "hue_step": true, "hue_move": true,
+		"saturation_step": true, "saturation_move": true, "alert": true, "flash": true}
+)
+
+// refusedKey says why a command key that no rule maps cannot go to the
+// device, or "" when it can: the device exposes it as writable, it is one
+// of Zigbee2MQTT's set keys beyond the exposes, or the device's exposes are
+// unknown.
+func refusedKey(d *device, key string) string {
+	props := d.dev.Properties
+	if len(props) == 0 || zigbee2mqttSetKeys[key] {
+		return ""
+	}
+	light := false
+	for i := range props {
+		p := &props[i]
+		if p.Property == key {
+			if p.Writable() {
+				return ""
+			}
+			return "the device's " + key + " is read-only"
+		}
+		if p.Parent == "light" {
+			light = true
+			if p.Endpoint != "" && lightSetKeys[strings.TrimSuffix(key, "_"+p.Endpoint)] {
+				return ""
+			}
+		}
+	}
+	if light && lightSetKeys[key] {
+		return ""
+	}
+	return "the device exposes no such property, so Zigbee2MQTT has no converter for it"
 }
 
 // fitFeatures renames the keys of a composite value to the composite's
@@ -443,6 +606,9 @@ func (e *Engine) handleLogging(r *Result, msg Message, now time.Time) {
 
 // handleGet asks Zigbee2MQTT to read properties and republishes state.
 func (e *Engine) handleGet(r *Result, deviceID string, msg Message, now time.Time) {
+	if len(bytes.TrimSpace(msg.Payload)) == 0 {
+		return // a clear of the topic, as on cmd
+	}
 	if msg.Retain {
 		r.Diagnostics = append(r.Diagnostics, Diagnostic{Level: "warn", Msg: "ignored a retained get", Topic: msg.Topic})
 		return

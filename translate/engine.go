@@ -81,6 +81,10 @@ type Config struct {
 	SleepyCommandTimeout time.Duration
 	// StaleAfter drops commands whose timestamp is older (default 30 s).
 	StaleAfter time.Duration
+	// Location is where command timestamps without a zone were written
+	// (the platform sends naive local time). Default time.Local, which
+	// follows the TZ environment variable.
+	Location *time.Location
 	// Overrides by lower-case IEEE address.
 	Overrides map[string]Override
 	// Groups are fan-out groups.
@@ -163,6 +167,9 @@ func New(cfg Config, rules *mapping.Set) *Engine {
 	}
 	if cfg.SleepyCommandTimeout == 0 {
 		cfg.SleepyCommandTimeout = 60 * time.Second
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.Local
 	}
 	if cfg.ConnectorType == "" {
 		cfg.ConnectorType = "zigbee2mqtt"

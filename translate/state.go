@@ -91,6 +91,20 @@ func (s *stateObj) appendJSON(dst []byte) []byte {
 	return append(dst, '}')
 }
 
+// number returns the number at a path whose first component is a key.
+func (s *stateObj) number(path string) (float64, bool) {
+	key, rest, nested := strings.Cut(path, ".")
+	raw, ok := s.get(key)
+	if !ok {
+		return 0, false
+	}
+	v := gjson.ParseBytes(raw)
+	if nested {
+		v = v.Get(rest)
+	}
+	return v.Num, v.Type == gjson.Number
+}
+
 // setPath writes val at an sjson path whose first component is key.
 func (s *stateObj) setPath(path string, val []byte) error {
 	key, rest, nested := strings.Cut(path, ".")

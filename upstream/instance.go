@@ -29,6 +29,10 @@ type Instance struct {
 	// FriendlyName is the instance's display name.
 	FriendlyName string
 
+	// Notes are remarks on the instance JSON that are not errors, for the
+	// log (an adapter without serial_port).
+	Notes []string
+
 	// Adapter holds the Zigbee coordinator settings. Nil means translator-only
 	// mode: no `serial_port` was given, so a Zigbee2MQTT elsewhere on the broker
 	// is translated and no child process is started.
@@ -207,7 +211,7 @@ func ParseInstance(data []byte, instanceName, home string) (*Instance, error) {
 		a.NetworkKey = r.hexString("network_key", 32)
 		inst.Adapter = a
 	} else if r.has("adapter") {
-		r.errf("serial_port: required when adapter is set (a device path or tcp://host:port)")
+		inst.Notes = append(inst.Notes, "adapter is set but serial_port is not: translator-only mode, no Zigbee2MQTT is started (set serial_port, a device path or tcp://host:port, to run one)")
 	}
 
 	inst.RecoverDeviceList = r.boolean("recover_device_list", inst.Adapter != nil)

@@ -453,3 +453,18 @@ func TestRecoverDeviceListDefault(t *testing.T) {
 		}
 	}
 }
+
+// An adapter without serial_port is translator-only mode, with a note for
+// the log instead of an error.
+func TestAdapterWithoutSerialPort(t *testing.T) {
+	inst, err := upstream.ParseInstance([]byte(`{"instance_id":"a","adapter":"zstack"}`), "a", "/app")
+	if err != nil {
+		t.Fatalf("ParseInstance: %v", err)
+	}
+	if inst.Embedded() {
+		t.Error("Embedded() = true, want translator-only")
+	}
+	if len(inst.Notes) != 1 || !strings.Contains(inst.Notes[0], "translator-only mode") {
+		t.Errorf("Notes = %q, want one naming translator-only mode", inst.Notes)
+	}
+}

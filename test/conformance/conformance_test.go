@@ -454,7 +454,14 @@ func sample(e gjson.Result) any {
 		lo, hi := e.Get("value_min"), e.Get("value_max")
 		switch {
 		case lo.Exists() && hi.Exists():
-			return math.Floor((lo.Num + hi.Num) / 2)
+			mid := (lo.Num + hi.Num) / 2
+			if step := e.Get("value_step").Num; step > 0 {
+				return lo.Num + math.Round((mid-lo.Num)/step)*step
+			}
+			if f := math.Floor(mid); f >= lo.Num {
+				return f
+			}
+			return mid
 		case lo.Exists():
 			return lo.Num + 7
 		case hi.Exists():
