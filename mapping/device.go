@@ -40,6 +40,9 @@ type Property struct {
 	Values   []string // enum values
 	ValueOn  any      // binary on value
 	ValueOff any      // binary off value
+	// Presets are the values a numeric expose names beyond its range (a
+	// colour temperature's 65535 "previous").
+	Presets []float64
 	// Features are the payload keys of a composite's features, e.g. x_rgb
 	// and y_rgb of the composite color_rgb.
 	Features []string
@@ -117,6 +120,12 @@ func appendExpose(out []Property, e gjson.Result, parent string) []Property {
 	}
 	e.Get("values").ForEach(func(_, v gjson.Result) bool {
 		p.Values = append(p.Values, v.String())
+		return true
+	})
+	e.Get("presets.#.value").ForEach(func(_, v gjson.Result) bool {
+		if v.Type == gjson.Number {
+			p.Presets = append(p.Presets, v.Num)
+		}
 		return true
 	})
 	e.Get("features.#.property").ForEach(func(_, f gjson.Result) bool {

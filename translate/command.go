@@ -21,7 +21,18 @@ type pendingCmd struct {
 	id       string
 	want     map[string]gjson.Result // Zigbee2MQTT keys still to confirm
 	deadline time.Time
+	// unechoed: no key of the command comes back as state, so it succeeds
+	// at the deadline unless Zigbee2MQTT logs its failure first.
+	unechoed bool
+	// keys are the set payload's keys, to match a failure Zigbee2MQTT logs.
+	keys []string
 }
+
+// unechoedGrace is how long a command whose keys Zigbee2MQTT never echoes
+// waits for a failure in bridge/logging ("No converter available for …")
+// before it is answered success. Zigbee2MQTT logs such failures as it
+// handles the set, within milliseconds.
+const unechoedGrace = time.Second
 
 // bridgeCmd is a bridge request waiting for its bridge/response.
 type bridgeCmd struct {
@@ -157,14 +168,16 @@ func (e *Engine) handleCommand(r *Result, deviceID string, msg Message, now time
 		return
 	}
 	want := map[string]gjson.Result{}
+	var keys []string
 	gjson.ParseBytes(set).ForEach(func(k, v gjson.Result) bool {
+		keys = append(keys, k.Str)
 		if e.awaited(d, k.Str) {
 			want[k.Str] = v
 		}
 		return true
 	})
 	if len(want) == 0 {
-		e.respond(r, d.id, c.id, "success", "", now)
+		e.setPending(d, append(d.pending, &pendingCmd{id: c.id, deadline: now.Add(unechoedGrace), unechoed: true, keys: keys}))
 		return
 	}
 	timeout := c.timeout
@@ -174,7 +187,7 @@ func (e *Engine) handleCommand(r *Result, deviceID string, msg Message, now time
 			timeout = e.cfg.SleepyCommandTimeout
 		}
 	}
-	e.setPending(d, append(d.pending, &pendingCmd{id: c.id, want: want, deadline: now.Add(timeout)}))
+	e.setPending(d, append(d.pending, &pendingCmd{id: c.id, want: want, deadline: now.Add(timeout), keys: keys}))
 }
 
 // setPending replaces d's commands awaiting confirmation, keeping the
@@ -311,7 +324,7 @@ func writeValue(d *device, b *mapping.Bound, v gjson.Result) (any, error) {
 		return nil, fmt.Errorf("%s is not one of the device's values for %s (%s)", v.Raw, b.From, strings.Join(p.Allowed(), ", "))
 	}
 	n, isNumber := out.(float64)
-	if p.Type != "numeric" || !isNumber || (p.Min == nil && p.Max == nil) {
+	if p.Type != "numeric" || !isNumber || (p.Min == nil && p.Max == nil) || slices.Contains(p.Presets, n) {
 		return out, nil
 	}
 	lo, hi := math.Inf(-1), math.Inf(1)
@@ -458,6 +471,10 @@ func (e *Engine) checkPending(r *Result, d *device, payload []byte, now time.Tim
 	}
 	kept := d.pending[:0]
 	for _, p := range d.pending {
+		if p.unechoed {
+			kept = append(kept, p)
+			continue
+		}
 		for k, want := range p.want {
 			got := gjson.GetBytes(payload, escapeKey(k))
 			if got.Exists() && matches(k, want, got) {
@@ -529,6 +546,10 @@ func (e *Engine) Tick(now time.Time) Result {
 				kept = append(kept, p)
 				continue
 			}
+			if p.unechoed {
+				e.respond(&r, d.id, p.id, "success", "", now)
+				continue
+			}
 			missing := make([]string, 0, len(p.want))
 			for k := range p.want {
 				missing = append(missing, k)
@@ -581,8 +602,8 @@ func (e *Engine) respond(r *Result, deviceID, cmdID, status, errText string, now
 	r.Publish = append(r.Publish, Message{Topic: e.prefix + "devices/" + deviceID + "/cmd/response", Payload: []byte(payload), QoS: e.cfg.QoS})
 }
 
-// handleLogging fails pending commands of the device a bridge/logging error
-// names (Zigbee2MQTT quotes friendly names: 'living room/lamp').
+// handleLogging fails the pending command of the device a bridge/logging
+// error names (Zigbee2MQTT quotes friendly names: 'living room/lamp').
 func (e *Engine) handleLogging(r *Result, msg Message, now time.Time) {
 	if gjson.GetBytes(msg.Payload, "level").String() != "error" {
 		return
@@ -596,8 +617,14 @@ func (e *Engine) handleLogging(r *Result, msg Message, now time.Time) {
 		if !strings.Contains(text, "'"+d.dev.FriendlyName+"'") {
 			continue
 		}
-		p := d.pending[0]
-		e.setPending(d, d.pending[1:])
+		// The command whose set named the logged key ("No converter
+		// available for 'hue_move' on ..."), else the oldest.
+		i := slices.IndexFunc(d.pending, func(p *pendingCmd) bool {
+			return slices.ContainsFunc(p.keys, func(k string) bool { return strings.Contains(text, "'"+k+"'") })
+		})
+		i = max(i, 0)
+		p := d.pending[i]
+		e.setPending(d, slices.Delete(slices.Clone(d.pending), i, i+1))
 		e.respond(r, d.id, p.id, "error", text, now)
 		e.publishError(r, d.topicBase+"error", "COMMAND_ERROR", text, "error", now)
 		return

@@ -7,7 +7,9 @@
 //	input.jsonl      the recorded messages, one JSON object per line
 //	expected.jsonl   the expected publications, one per line
 //	instance.json    optional instance JSON (overrides, groups, mappings)
-//	mappings/        optional mapping pack replacing the default pack
+//	mappings/        optional integrator's mapping files
+//	timezone         optional IANA zone naive command timestamps are read in
+//	                 (the daemon's TZ; default UTC)
 //
 // Each line of input.jsonl is
 //

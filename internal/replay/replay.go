@@ -107,7 +107,15 @@ func newEngine(dir string, opts Options) (*translate.Engine, string, error) {
 		return nil, "", err
 	}
 	set := loaded.Set
+	loc := time.UTC
+	tzPath := filepath.Join(dir, "timezone")
+	if data, err := os.ReadFile(tzPath); err == nil {
+		if loc, err = time.LoadLocation(strings.TrimSpace(string(data))); err != nil {
+			return nil, "", fmt.Errorf("%s: %w", tzPath, err)
+		}
+	}
 	return translate.New(wiring.EngineConfig(inst, translate.Config{
+		Location:    loc,
 		BaseTopic:   "IoT2mqtt",
 		InstanceID:  Instance,
 		QoS:         1,
