@@ -24,7 +24,7 @@ func TestCatalog_NamedExamples(t *testing.T) {
 		{"S4DM-0A101WWL", "power", "power_w"},
 		{"TRV601", "system_mode", "mode"}, // a thermostat with its own mode
 		{"TRV601", "mode", "z2m_mode"},
-		{"SH4-ZB", "online", "z2m_online"}, // a property named like the availability key
+		{"SH4-ZB", "online", "z2m_online"},       // a property named like the availability key
 		{"WXKG16LM", "click_mode", "click_mode"}, // a setting beside click events
 		{"ZNQBKG40LM", "click_mode", "click_mode"},
 		{"CL-L02D", "color_rgb", "rgb_rgb"}, // multi-colour composites
