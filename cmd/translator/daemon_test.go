@@ -376,3 +376,22 @@ func rssKB(t *testing.T, pid int) int64 {
 	}
 	return 0
 }
+
+// An instance JSON that names an adapter but no serial_port runs in
+// translator-only mode and says so in the log, instead of exiting.
+func TestDaemon_AdapterWithoutSerialPort(t *testing.T) {
+	const instance = `{"instance_id":"zb1","connector_type":"zigbee2mqtt","connection":{"adapter":"zstack"},"devices":[],"enabled":true}`
+	_, _, w, p := setup(t, instance)
+	if !p.logged("adapter is set but serial_port is not: translator-only mode") {
+		t.Errorf("no log line for the adapter without serial_port:\n%s", p.Output())
+	}
+	info := w.WaitFor(prefix+"meta/info", hasField("mode", "translator-only"), 5*time.Second)
+	if info.Payload == "" {
+		t.Error("meta/info does not say translator-only")
+	}
+	select {
+	case <-p.done:
+		t.Fatalf("translator exited: %v\n%s", p.err, p.Output())
+	default:
+	}
+}
