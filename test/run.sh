@@ -21,4 +21,6 @@ done
 # The transport drives paho's session from several goroutines: check it
 # under the race detector.
 go test -race -tags integration -count=1 ./transport/
+# The catalog conformance counts, for the log.
+go test -count=1 -run 'TestCatalog$' -v ./test/conformance/ | grep -E 'definitions,|^(ok|FAIL|---)'
 go test -tags integration -count=1 "$@" ./...
