@@ -55,10 +55,11 @@ func TestLayout_DependenciesPointOneWay(t *testing.T) {
 		t.Fatalf("found only %d packages: %v", len(pkgs), pkgs)
 	}
 	forbidden := map[string][]string{
-		"mapping":   {"github.com/eclipse/paho.golang", "github.com/rs/zerolog", "os/exec", "net", module + "/"},
-		"translate": {"github.com/eclipse/paho.golang", "github.com/rs/zerolog", "os/exec", "net", module + "/translate/", module + "/transport", module + "/daemon", module + "/upstream"},
-		"transport": {module + "/"},
-		"upstream":  {module + "/"},
+		"mapping":     {"github.com/eclipse/paho.golang", "github.com/rs/zerolog", "os/exec", "net", module + "/"},
+		"translate":   {"github.com/eclipse/paho.golang", "github.com/rs/zerolog", "os/exec", "net", module + "/translate/", module + "/transport", module + "/daemon", module + "/upstream"},
+		"transport":   {module + "/"},
+		"upstream":    {module + "/"},
+		"coordinator": {module + "/"},
 	}
 	for pkg, bans := range forbidden {
 		imports, ok := pkgs[pkg]
@@ -96,7 +97,7 @@ func TestLayout_CommandIsThin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"check.go", "health.go", "main.go", "pack.go", "record.go", "replay.go", "run.go", "sandbox.go"}
+	want := []string{"check.go", "coordinator.go", "health.go", "main.go", "pack.go", "record.go", "replay.go", "run.go", "sandbox.go"}
 	var got []string
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), ".go") && !strings.HasSuffix(e.Name(), "_test.go") {

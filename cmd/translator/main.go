@@ -82,6 +82,7 @@ func commands() []command {
 			func(_ context.Context, args []string, stdout, _ io.Writer) error { return runReplay(args, stdout) }},
 		{"record", "[flags] DIR", "record live Zigbee2MQTT traffic into a fixture", runRecord},
 		{"sandbox", "[flags]", "try it without hardware: broker, simulated Zigbee2MQTT and translator in one process", runSandbox},
+		{"coordinator", "[flags]", "run the emulated Z-Stack coordinator with simulated devices, for Zigbee2MQTT over tcp://", runCoordinator},
 		{"pack", "export DIR", "write the built-in mapping pack into DIR, for editing",
 			func(_ context.Context, args []string, stdout, _ io.Writer) error { return runPack(args, stdout) }},
 		{"health", "[flags]", "exit 0 when the running daemon is healthy",
