@@ -355,3 +355,12 @@ func (e *Emulator) Attribute(ieee uint64, ep byte, cluster, attr uint16) (any, b
 	}
 	return a.value, true
 }
+
+// Reporting reports whether Zigbee2MQTT configured a report of the
+// attribute on the device.
+func (e *Emulator) Reporting(ieee uint64, ep byte, cluster, attr uint16) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	d := e.devices[ieee]
+	return d != nil && d.reporting[attrKey{ep, cluster, attr}]
+}

@@ -1,0 +1,150 @@
+//go:build integration
+
+package main_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iot2mqtt/zigbee2mqtt-translator/coordinator"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/mqtttest"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/upstream"
+)
+
+const (
+	bulbIEEE   = "0x000b57fffe123456" // coordinator/devices/ikea-led1545g12.json
+	sensorIEEE = "0x00124b0012345678" // coordinator/devices/sonoff-snzb-02.json
+)
+
+// startCoordinator runs the emulated coordinator with the built-in devices.
+func startCoordinator(t *testing.T, state string) *coordinator.Emulator {
+	t.Helper()
+	descs, err := coordinator.LoadDescriptions(coordinator.Builtin, "devices")
+	if err != nil {
+		t.Fatal(err)
+	}
+	emu, err := coordinator.New(coordinator.Config{Listen: "127.0.0.1:0", StatePath: state, Devices: descs, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := emu.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); emu.Wait() })
+	return emu
+}
+
+func ieee(t *testing.T, s string) uint64 {
+	v, err := coordinator.ParseIEEE(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestDaemon_EmbeddedVirtualNetwork runs the daemon in embedded mode: it
+// configures and starts the real, pinned Zigbee2MQTT against the emulated
+// coordinator, with a real Mosquitto. Everything is observed on the
+// IoT2MQTT topics, as the platform sees it.
+func TestDaemon_EmbeddedVirtualNetwork(t *testing.T) {
+	if _, err := upstream.FindInstallDir(); err != nil {
+		t.Skipf("Zigbee2MQTT %s is not installed (%v); test/run.sh installs it", upstream.Z2MVersion, err)
+	}
+	dir := t.TempDir()
+	emu := startCoordinator(t, filepath.Join(dir, "coordinator.json"))
+	b := mqtttest.StartBroker(t)
+	w := mqtttest.Connect(t, b.Addr, "watcher")
+	w.Subscribe("IoT2mqtt/#")
+	instance := `{"instance_id":"zb1","connection":{"serial_port":"tcp://` + emu.Addr() + `","adapter":"zstack",` +
+		`"channel":15,"pan_id":"0x1a62","ext_pan_id":"dddddddddddddddd","network_key":"0102030405060708090a0b0c0d0e0f10","data_dir":"` + filepath.Join(dir, "z2m") + `"}}`
+	wd, _ := os.Getwd()
+	startTranslator(t, b, instance, "Z2M_INSTALL_DIR="+filepath.Join(wd, "..", "..", ".cache", "z2m"))
+
+	// Zigbee2MQTT formed the network and its bridge is online.
+	w.WaitFor(prefix+"meta/info", func(m mqtttest.Msg) bool {
+		return hasField("mode", "embedded")(m) && hasField("bridge_online", true)(m) && hasField("zigbee2mqtt_version", upstream.Z2MVersion)(m)
+	}, 90*time.Second)
+
+	// Joining is permitted through the bridge pseudo-device; both devices
+	// join, are interviewed and recognised by model.
+	w.Publish(prefix+"devices/bridge/cmd", `{"id":"pj","values":{"permit_join":120}}`, false)
+	resp := w.WaitFor(prefix+"devices/bridge/cmd/response", hasField("cmd_id", "pj"), 20*time.Second)
+	if !strings.Contains(resp.Payload, `"success"`) {
+		t.Fatalf("permit_join: %s", resp.Payload)
+	}
+	for _, d := range []string{bulbIEEE, sensorIEEE} {
+		if err := emu.Join(ieee(t, d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.WaitFor(prefix+"meta/devices_list", func(m mqtttest.Msg) bool {
+		return strings.Contains(m.Payload, `"model":"LED1545G12"`) && strings.Contains(m.Payload, `"model":"SNZB-02"`)
+	}, 60*time.Second)
+
+	// A report becomes state: the sensor's temperature (configured for
+	// reporting by the definition's configure) arrives as °C.
+	sensorState := prefix + "devices/" + sensorIEEE + "/state"
+	waitConfigured(t, emu)
+	if err := emu.SetAttribute(ieee(t, sensorIEEE), 1, 0x0402, 0x0000, 1850.0); err != nil {
+		t.Fatal(err)
+	}
+	w.WaitFor(sensorState, hasField("state.temperature", 18.5), 20*time.Second)
+
+	// Commands change the simulated bulb, and the echo answers success.
+	bulb := prefix + "devices/" + bulbIEEE + "/"
+	for _, c := range []struct {
+		id, values    string
+		cluster, attr uint16
+		want          float64
+	}{
+		{"off", `{"power":false}`, 0x0006, 0x0000, 0},
+		{"dim", `{"power":true,"brightness":40}`, 0x0008, 0x0000, 102},
+		{"warm", `{"color_temp":2500}`, 0x0300, 0x0007, 400},
+	} {
+		w.Publish(bulb+"cmd", `{"id":"`+c.id+`","values":`+c.values+`}`, false)
+		r := w.WaitFor(bulb+"cmd/response", hasField("cmd_id", c.id), 20*time.Second)
+		if !strings.Contains(r.Payload, `"status":"success"`) {
+			t.Errorf("%s: %s", c.id, r.Payload)
+		}
+		if got, _ := emu.Attribute(ieee(t, bulbIEEE), 1, c.cluster, c.attr); got != c.want {
+			t.Errorf("%s: the bulb's attribute 0x%04x/0x%04x = %v, want %v", c.id, c.cluster, c.attr, got, c.want)
+		}
+	}
+
+	// A device that fails the command gets error, never success.
+	if err := emu.Fault(ieee(t, bulbIEEE), "confirm", 10, 0); err != nil {
+		t.Fatal(err)
+	}
+	w.Publish(bulb+"cmd", `{"id":"fails","timeout":30000,"values":{"power":false}}`, false)
+	r := w.WaitFor(bulb+"cmd/response", hasField("cmd_id", "fails"), 40*time.Second)
+	if !strings.Contains(r.Payload, `"status":"error"`) {
+		t.Errorf("failed command answered %s, want error", r.Payload)
+	}
+	if err := emu.Fault(ieee(t, bulbIEEE), "confirm", 0, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	// The sensor leaves: its retained state is cleared.
+	if err := emu.Leave(ieee(t, sensorIEEE)); err != nil {
+		t.Fatal(err)
+	}
+	w.WaitFor(sensorState, func(m mqtttest.Msg) bool { return m.Payload == "" && m.Retain }, 20*time.Second)
+}
+
+// waitConfigured waits until the sensor's reporting is configured, after
+// its interview.
+func waitConfigured(t *testing.T, emu *coordinator.Emulator) {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if emu.Reporting(ieee(t, sensorIEEE), 1, 0x0402, 0x0000) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("the sensor's temperature reporting was never configured")
+}
