@@ -2,6 +2,8 @@ package coordinator
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -32,7 +34,6 @@ func (e *Emulator) af(f frame, r *reader) []frame {
 		nOut := r.u8()
 		desc = desc.u8(nOut).bytes(r.take(2 * int(nOut)))
 		e.endpoints[ep] = desc
-		e.epOrder = append(e.epOrder, ep)
 		return out
 	case 0x01, 0x02: // dataRequest, dataRequestExt
 		var dst *device
@@ -221,7 +222,8 @@ func (e *Emulator) coordinatorDescriptor(cmd byte, r *reader) []frame {
 	case 0x02:
 		return []frame{areq(subZDO, 0x82, buf{}.u16(0).u8(0).u16(0).u8(0).u8(0x40).u8(0x8F).u16(0).u8(0x50).u16(0xA0).u16(0x2C41).u16(0xA0).u8(0))}
 	case 0x05:
-		return []frame{areq(subZDO, 0x85, buf{}.u16(0).u8(0).u16(0).u8(byte(len(e.epOrder))).bytes(e.epOrder))}
+		eps := slices.Sorted(maps.Keys(e.endpoints))
+		return []frame{areq(subZDO, 0x85, buf{}.u16(0).u8(0).u16(0).u8(byte(len(eps))).bytes(eps))}
 	}
 	ep := r.u8()
 	sd, ok := e.endpoints[ep]

@@ -44,7 +44,6 @@ type Emulator struct {
 	nv          *nvStore
 	state       byte
 	endpoints   map[byte][]byte // registered AF endpoints: simple descriptor
-	epOrder     []byte
 	groups      map[uint16]bool
 	permitUntil time.Time
 	devices     map[uint64]*device // every described device, joined or not
@@ -139,7 +138,7 @@ func (e *Emulator) serve(c net.Conn) {
 	e.mu.Lock()
 	e.conn = c
 	e.state = stateHold
-	e.endpoints, e.epOrder, e.groups = map[byte][]byte{}, nil, map[uint16]bool{}
+	e.endpoints, e.groups = map[byte][]byte{}, map[uint16]bool{}
 	e.mu.Unlock()
 	e.logf("zigbee-herdsman connected from %s", c.RemoteAddr())
 	r := bufio.NewReader(c)
@@ -227,7 +226,7 @@ func (e *Emulator) sys(f frame, r *reader) []frame {
 			nv.wipeNetwork()
 		}
 		e.state = stateHold
-		e.endpoints, e.epOrder, e.groups = map[byte][]byte{}, nil, map[uint16]bool{}
+		e.endpoints, e.groups = map[byte][]byte{}, map[uint16]bool{}
 		return []frame{areq(subSYS, 0x80, buf{}.u8(0).bytes(versionInfo[:5]))}
 	case 0x01:
 		return ok(buf{}.u16(0x0179))
@@ -361,8 +360,7 @@ func (e *Emulator) appcnf(f frame, r *reader) []frame {
 		e.state = stateCoordStarted
 		pan, _, ch, _ := e.nv.network()
 		e.logf("formed a network: PAN 0x%04x, channel %d", pan, ch)
-		out = append(out, areq(subZDO, 0xC0, []byte{stateCoordStart}), areq(subZDO, 0xC0, []byte{stateCoordStarted}),
-			areq(subAPPCNF, 0x80, []byte{0, 4, 0}))
+		out = append(out, areq(subZDO, 0xC0, []byte{stateCoordStart}), areq(subZDO, 0xC0, []byte{stateCoordStarted}))
 	}
 	return out
 }

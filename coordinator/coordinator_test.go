@@ -1,0 +1,77 @@
+package coordinator
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"testing"
+)
+
+// Frames are found after stray bytes (herdsman's 0xEF at connect), and a
+// frame with a wrong checksum is skipped.
+func TestReadFrame(t *testing.T) {
+	good := frame{typ: typeSREQ, sub: subSYS, cmd: 0x13, data: []byte{0x82, 0x00}}.encode()
+	bad := append([]byte(nil), good...)
+	bad[len(bad)-1] ^= 0xFF
+	tests := []struct {
+		name string
+		in   []byte
+	}{
+		{"plain", good},
+		{"after a stray 0xEF", append([]byte{0xEF}, good...)},
+		{"after a frame with a bad checksum", append(bad, good...)},
+	}
+	for _, tt := range tests {
+		f, err := readFrame(bufio.NewReader(bytes.NewReader(tt.in)))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got, want := f.String(), "1/0x01/0x13 8200"; got != want {
+			t.Errorf("%s: got %s, want %s", tt.name, got, want)
+		}
+	}
+	if got, want := hex.EncodeToString(good), "fe0221138200b2"; got != want {
+		t.Errorf("encode = %s, want %s", got, want)
+	}
+}
+
+// Cluster commands change the simulated bulb as the real one changes.
+func TestDevice_ClusterCommands(t *testing.T) {
+	descs, err := LoadDescriptions(Builtin, "devices")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bulb *device
+	for _, d := range descs {
+		if d.Model == "LED1545G12" {
+			bulb, _ = d.compile()
+		}
+	}
+	tests := []struct {
+		name          string
+		cluster       uint16
+		zcl           string // the frame Zigbee2MQTT sends
+		attrCluster   uint16
+		attr          uint16
+		want          float64
+		defaultAnswer string // the Default Response
+	}{
+		{"off", 0x0006, "011c00", 0x0006, 0x0000, 0, "181c0b0000"},
+		{"on", 0x0006, "011d01", 0x0006, 0x0000, 1, "181d0b0100"},
+		{"toggle", 0x0006, "011e02", 0x0006, 0x0000, 0, "181e0b0200"},
+		{"moveToLevelWithOnOff 100", 0x0008, "011f04640000000000", 0x0008, 0x0000, 100, "181f0b0400"},
+		{"moveToColorTemp 300", 0x0300, "01200a2c0100000000", 0x0300, 0x0007, 300, "18200b0a00"},
+		{"unsupported command", 0x0006, "0121ff", 0x0006, 0x0000, 1, "18210bff81"},
+	}
+	for _, tt := range tests {
+		data, _ := hex.DecodeString(tt.zcl)
+		f, _ := parseZCL(data)
+		answers, _ := bulb.handleZCL(1, tt.cluster, f)
+		if len(answers) != 1 || hex.EncodeToString(answers[0]) != tt.defaultAnswer {
+			t.Errorf("%s: answers %x, want %s", tt.name, answers, tt.defaultAnswer)
+		}
+		if got := bulb.number(1, tt.attrCluster, tt.attr); got != tt.want {
+			t.Errorf("%s: attribute = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
