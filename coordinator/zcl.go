@@ -32,6 +32,8 @@ func typeSize(t byte) int {
 		return 3
 	case 0x23, 0x2B:
 		return 4
+	case 0xF0: // IEEE address
+		return 8
 	}
 	return 0
 }
@@ -45,6 +47,9 @@ func encodeValue(b buf, t byte, v any) buf {
 	if t == 0x42 {
 		s, _ := v.(string)
 		return b.u8(byte(len(s))).bytes([]byte(s))
+	}
+	if raw, ok := v.([]byte); ok {
+		return b.bytes(raw)
 	}
 	f, _ := v.(float64)
 	n := uint64(int64(math.Round(f)))
@@ -63,6 +68,9 @@ func decodeValue(r *reader, t byte) any {
 		return nil
 	}
 	raw := r.take(size)
+	if size > 4 {
+		return append([]byte(nil), raw...)
+	}
 	var n uint64
 	for i, c := range raw {
 		n |= uint64(c) << (8 * i)
@@ -296,6 +304,13 @@ func (d *device) clusterCommand(ep byte, cluster uint16, f zclFrame) (changed []
 			changed = nil
 		}
 		return changed, f.reply(true, f.cmd, []byte{st}), st
+	case 0x0500: // IAS Zone: the enroll response enrolls the zone
+		if f.cmd != 0x00 {
+			return nil, nil, statusUnsupCluster
+		}
+		r.u8()
+		set(0x0500, 0x0011, 0x20, float64(r.u8()))
+		set(0x0500, 0x0000, 0x30, 1)
 	case 0x0201: // Thermostat: setpoint raise/lower
 		if f.cmd != 0x00 {
 			return nil, nil, statusUnsupCluster

@@ -16,8 +16,8 @@ import (
 )
 
 const (
-	bulbIEEE   = "0x000b57fffe123456" // coordinator/devices/ikea-led1545g12.json
-	sensorIEEE = "0x00124b0012345678" // coordinator/devices/sonoff-snzb-02.json
+	bulbIEEE   = "0x000d6ffffe4b5c6d" // coordinator/devices/ikea-led1545g12.json
+	sensorIEEE = "0x00124b0022a3b4c5" // coordinator/devices/sonoff-snzb-02.json
 )
 
 // startCoordinator runs the emulated coordinator with the built-in devices.
@@ -77,14 +77,24 @@ func TestDaemon_EmbeddedVirtualNetwork(t *testing.T) {
 	if !strings.Contains(resp.Payload, `"success"`) {
 		t.Fatalf("permit_join: %s", resp.Payload)
 	}
-	for _, d := range []string{bulbIEEE, sensorIEEE} {
-		if err := emu.Join(ieee(t, d)); err != nil {
+	var models []string
+	for _, d := range emu.Devices() {
+		if err := emu.Join(ieee(t, d.IEEE)); err != nil {
 			t.Fatal(err)
 		}
+		models = append(models, `"model":"`+d.Model+`"`)
 	}
-	w.WaitFor(prefix+"meta/devices_list", func(m mqtttest.Msg) bool {
-		return strings.Contains(m.Payload, `"model":"LED1545G12"`) && strings.Contains(m.Payload, `"model":"SNZB-02"`)
-	}, 60*time.Second)
+	if len(models) < 10 {
+		t.Fatalf("%d device descriptions, want the catalog's", len(models))
+	}
+	list := w.WaitFor(prefix+"meta/devices_list", func(m mqtttest.Msg) bool {
+		return strings.Count(m.Payload, `"device_id"`) == len(models) && !strings.Contains(m.Payload, `"model":"unknown"`)
+	}, 90*time.Second)
+	for _, m := range models {
+		if !strings.Contains(list.Payload, m) {
+			t.Errorf("devices_list lacks %s", m)
+		}
+	}
 
 	// A report becomes state: the sensor's temperature (configured for
 	// reporting by the definition's configure) arrives as °C.
