@@ -63,7 +63,7 @@ func TestDaemon_EmbeddedVirtualNetwork(t *testing.T) {
 	instance := `{"instance_id":"zb1","connection":{"serial_port":"tcp://` + emu.Addr() + `","adapter":"zstack",` +
 		`"channel":15,"pan_id":"0x1a62","ext_pan_id":"dddddddddddddddd","network_key":"0102030405060708090a0b0c0d0e0f10","data_dir":"` + filepath.Join(dir, "z2m") + `"}}`
 	wd, _ := os.Getwd()
-	startTranslator(t, b, instance, "Z2M_INSTALL_DIR="+filepath.Join(wd, "..", "..", ".cache", "z2m"))
+	p := startTranslator(t, b, instance, "Z2M_INSTALL_DIR="+filepath.Join(wd, "..", "..", ".cache", "z2m"))
 
 	// Zigbee2MQTT formed the network and its bridge is online.
 	w.WaitFor(prefix+"meta/info", func(m mqtttest.Msg) bool {
@@ -144,6 +144,22 @@ func TestDaemon_EmbeddedVirtualNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.WaitFor(sensorState, func(m mqtttest.Msg) bool { return m.Payload == "" && m.Retain }, 20*time.Second)
+
+	// The coordinator drops the connection: Zigbee2MQTT exits, the
+	// supervisor starts it again, it resumes the same network, and
+	// state flows again.
+	emu.Drop()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(p.Output(), "zigbee-herdsman started (resumed)") {
+		if time.Now().After(deadline) {
+			t.Fatal("Zigbee2MQTT did not resume the network after the coordinator dropped the connection")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := emu.SetAttribute(ieee(t, bulbIEEE), 1, 0x0006, 0x0000, false); err != nil {
+		t.Fatal(err)
+	}
+	w.WaitFor(bulb+"state", hasField("state.power", false), 20*time.Second)
 }
 
 // waitConfigured waits until the sensor's reporting is configured, after
