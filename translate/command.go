@@ -95,7 +95,7 @@ func (e *Engine) parseCommand(r *Result, deviceID string, msg Message, now time.
 		flat := []byte("{}")
 		root.ForEach(func(k, v gjson.Result) bool {
 			if !metaKeys[k.Str] {
-				flat, _ = sjson.SetRawBytes(flat, escapeKey(k.Str), []byte(v.Raw))
+				flat, _ = sjson.SetRawBytes(flat, gjson.Escape(k.Str), []byte(v.Raw))
 			}
 			return true
 		})
@@ -121,17 +121,6 @@ func parseTimestamp(s string, loc *time.Location) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
-}
-
-func escapeKey(k string) string {
-	var b strings.Builder
-	for _, c := range k {
-		if strings.ContainsRune(`.*?#|@\`, c) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
 
 // handleCommand translates `devices/{id}/cmd` into a Zigbee2MQTT set.
@@ -283,7 +272,7 @@ func (e *Engine) buildSet(d *device, values gjson.Result) ([]byte, error) {
 			problems = append(problems, fmt.Sprintf("%s: %s", k.Str, why))
 			return true
 		}
-		set, _ = sjson.SetRawBytes(set, escapeKey(k.Str), []byte(v.Raw))
+		set, _ = sjson.SetRawBytes(set, gjson.Escape(k.Str), []byte(v.Raw))
 		return true
 	})
 	if len(problems) > 0 {
@@ -375,7 +364,7 @@ func expandSteps(d *device, values gjson.Result) gjson.Result {
 	out := ""
 	values.ForEach(func(k, v gjson.Result) bool {
 		base, ok := strings.CutSuffix(k.Str, "_step")
-		if !ok || v.Type != gjson.Number || values.Get(escapeKey(base)).Exists() || !writesKey(d, base) {
+		if !ok || v.Type != gjson.Number || values.Get(gjson.Escape(base)).Exists() || !writesKey(d, base) {
 			return true
 		}
 		if out == "" {
@@ -385,8 +374,8 @@ func expandSteps(d *device, values gjson.Result) gjson.Result {
 		if v.Num >= 0 {
 			rel = "+" + rel
 		}
-		out, _ = sjson.Delete(out, escapeKey(k.Str))
-		out, _ = sjson.Set(out, escapeKey(base), rel)
+		out, _ = sjson.Delete(out, gjson.Escape(k.Str))
+		out, _ = sjson.Set(out, gjson.Escape(base), rel)
 		return true
 	})
 	if out == "" {
@@ -476,7 +465,7 @@ func (e *Engine) checkPending(r *Result, d *device, payload []byte, now time.Tim
 			continue
 		}
 		for k, want := range p.want {
-			got := gjson.GetBytes(payload, escapeKey(k))
+			got := gjson.GetBytes(payload, gjson.Escape(k))
 			if got.Exists() && matches(k, want, got) {
 				delete(p.want, k)
 			}
@@ -505,7 +494,7 @@ func matches(key string, want, got gjson.Result) bool {
 		}
 		ok := true
 		want.ForEach(func(k, w gjson.Result) bool {
-			g := got.Get(escapeKey(k.Str))
+			g := got.Get(gjson.Escape(k.Str))
 			ok = g.Exists() && matches(k.Str, w, g)
 			return ok
 		})
@@ -659,7 +648,7 @@ func (e *Engine) handleGet(r *Result, deviceID string, msg Message, now time.Tim
 		if !b.Rule.CanRead() || b.Prop == nil || b.Prop.Access&4 == 0 || (filter != nil && !filter[top]) {
 			continue
 		}
-		get, _ = sjson.SetRawBytes(get, escapeKey(b.Prop.Property), []byte(`""`))
+		get, _ = sjson.SetRawBytes(get, gjson.Escape(b.Prop.Property), []byte(`""`))
 	}
 	if string(get) != "{}" {
 		if topic, err := e.z2mTopic(d.dev.FriendlyName, "get"); err != nil {

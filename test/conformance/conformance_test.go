@@ -246,7 +246,7 @@ func (b *batch) check(cd *catalogDevice) (failures []failure, props, writable in
 			}
 		}
 		values[prop] = v
-		payload, _ = sjson.SetBytes(payload, escape(prop), v)
+		payload, _ = sjson.SetBytes(payload, gjson.Escape(prop), v)
 	})
 	plan := b.set.Plan(&cd.dev)
 	id := plan.DeviceID(&cd.dev)
@@ -297,7 +297,7 @@ func (b *batch) check(cd *catalogDevice) (failures []failure, props, writable in
 			fail(p.Property, "lands on the reserved state key %q", key)
 			continue
 		}
-		if !state.Get(escape(key)).Exists() {
+		if !state.Get(gjson.Escape(key)).Exists() {
 			fail(p.Property, "state key %q is missing from %s", key, state.Raw)
 		}
 	}
@@ -349,7 +349,7 @@ func (b *batch) roundTrip(cd *catalogDevice, plan *mapping.Plan, id string, p *m
 		if want := stateKey(plan, p); p.Access&mapping.AccessState != 0 && want != "" && topKey(key) != want {
 			return fmt.Sprintf("is read as %q and written as %q", want, key)
 		}
-		if v := state.Get(escape(key)); v.Exists() && p.Access&mapping.AccessState != 0 {
+		if v := state.Get(gjson.Escape(key)); v.Exists() && p.Access&mapping.AccessState != 0 {
 			platform = v.Value()
 		} else if len(rule.Rule.Read) > 0 {
 			var err error
@@ -361,7 +361,7 @@ func (b *batch) roundTrip(cd *catalogDevice, plan *mapping.Plan, id string, p *m
 		return "no rule writes it"
 	}
 	b.seq++
-	cmd, _ := sjson.SetBytes([]byte(fmt.Sprintf(`{"id":"c%d"}`, b.seq)), "values."+escape(key), platform)
+	cmd, _ := sjson.SetBytes([]byte(fmt.Sprintf(`{"id":"c%d"}`, b.seq)), "values."+gjson.Escape(key), platform)
 	r := b.engine.Handle(translate.Message{Topic: prefix + "devices/" + id + "/cmd", Payload: cmd}, t0)
 	var set gjson.Result
 	for _, m := range r.Publish {
@@ -376,7 +376,7 @@ func (b *batch) roundTrip(cd *catalogDevice, plan *mapping.Plan, id string, p *m
 	if !set.Exists() {
 		return fmt.Sprintf("command %s sent nothing", cmd)
 	}
-	got := set.Get(escape(p.Property))
+	got := set.Get(gjson.Escape(p.Property))
 	if !got.Exists() {
 		return fmt.Sprintf("command %s sent %s without %s", cmd, set.Raw, p.Property)
 	}
@@ -489,16 +489,4 @@ func sample(e gjson.Result) any {
 		return obj
 	}
 	return nil
-}
-
-// escape quotes the characters gjson and sjson read as path syntax.
-func escape(k string) string {
-	var b strings.Builder
-	for _, c := range k {
-		if strings.ContainsRune(`.*?#|@\`, c) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
