@@ -40,7 +40,7 @@ func (e *Emulator) Devices() []DeviceInfo {
 	defer e.mu.Unlock()
 	out := make([]DeviceInfo, 0, len(e.devices))
 	for ieee, d := range e.devices {
-		nwk, joined := e.nv.members[ieee]
+		nwk, joined := e.nv.nwkOf(ieee)
 		out = append(out, DeviceInfo{IEEE: d.desc.IEEE, Model: d.desc.Model, Type: d.desc.Type, Joined: joined, NWK: nwk, File: d.desc.File})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].IEEE < out[j].IEEE })

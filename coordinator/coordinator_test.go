@@ -75,3 +75,44 @@ func TestDevice_ClusterCommands(t *testing.T) {
 		}
 	}
 }
+
+// The state file is written when the NV changes, not for reads; the
+// devices that joined are kept in the address manager table and known to
+// an emulator started again on the same file.
+func TestNVStore_Persistence(t *testing.T) {
+	path := t.TempDir() + "/state.json"
+	nv, err := newNVStore(path, 0x00124b00cafe0001)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nv.formNetwork()
+	nv.addMember(0x000d6ffffe4b5c6d, 0x1001)
+	if err := nv.flush(); err != nil {
+		t.Fatal(err)
+	}
+	e := &Emulator{nv: nv}
+	for _, read := range []frame{
+		{typ: typeSREQ, sub: subSYS, cmd: 0x13, data: []byte{0x21, 0x00}},              // osalNvLength NIB
+		{typ: typeSREQ, sub: subSYS, cmd: 0x1C, data: []byte{0x21, 0x00, 0x00, 0x00}},  // osalNvReadExt NIB
+		{typ: typeSREQ, sub: subSYS, cmd: 0x33, data: []byte{1, 1, 0, 0, 0, 0, 0, 11}}, // nvRead address manager
+	} {
+		e.dispatch(read)
+		if nv.dirty {
+			t.Errorf("%s marked the NV changed", read)
+		}
+	}
+	again, err := newNVStore(path, 0x00124b00cafe0001)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nwk, ok := again.nwkOf(0x000d6ffffe4b5c6d); !ok || nwk != 0x1001 {
+		t.Errorf("after a restart the member is %#04x, %v; want 0x1001, true", nwk, ok)
+	}
+	if got := again.nextNWK(); got != 0x1002 {
+		t.Errorf("nextNWK = %#04x, want 0x1002", got)
+	}
+	again.removeMember(0x000d6ffffe4b5c6d)
+	if _, ok := again.nwkOf(0x000d6ffffe4b5c6d); ok {
+		t.Error("the member is still there after removeMember")
+	}
+}

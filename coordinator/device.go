@@ -90,8 +90,6 @@ func LoadDescriptionDir(dir string) ([]Description, error) {
 type device struct {
 	desc    Description
 	ieee    uint64
-	nwk     uint16
-	router  bool
 	eps     map[byte]*endpoint
 	epOrder []byte
 	tsn     byte
@@ -129,7 +127,7 @@ func (d Description) compile() (*device, error) {
 	if err != nil || d.IEEE == "" {
 		return nil, fmt.Errorf("ieee %q is not a 64-bit hex address", d.IEEE)
 	}
-	dev := &device{desc: d, ieee: ieee, router: d.Type != "end_device", eps: map[byte]*endpoint{}, reporting: map[attrKey]bool{}}
+	dev := &device{desc: d, ieee: ieee, eps: map[byte]*endpoint{}, reporting: map[attrKey]bool{}}
 	if d.Type != "router" && d.Type != "end_device" {
 		return nil, fmt.Errorf("type %q is not router or end_device", d.Type)
 	}
@@ -216,11 +214,20 @@ func (d *device) nextTSN() byte {
 // nodeDescriptor is the ZDO node descriptor after the status and NWK
 // address: logical type, 2.4 GHz, MAC capabilities, manufacturer code.
 func (d *device) nodeDescriptor() []byte {
-	logical, mac := byte(1), byte(0x8E)
-	if !d.router {
-		logical, mac = 2, 0x80
+	logical := byte(1)
+	if d.desc.Type == "end_device" {
+		logical = 2
 	}
-	return buf{}.u8(logical).u8(0x40).u8(mac).u16(d.desc.ManufacturerCode).u8(0x52).u16(0x52).u16(0x2c00).u16(0x52).u8(0)
+	return buf{}.u8(logical).u8(0x40).u8(d.macCapabilities()).u16(d.desc.ManufacturerCode).u8(0x52).u16(0x52).u16(0x2c00).u16(0x52).u8(0)
+}
+
+// macCapabilities: a mains-powered router (0x8E), or a sleepy end device
+// that only asks for an address (0x80).
+func (d *device) macCapabilities() byte {
+	if d.desc.Type == "end_device" {
+		return 0x80
+	}
+	return 0x8E
 }
 
 func (e *endpoint) simpleDescriptor() []byte {

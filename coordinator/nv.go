@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
-	"strings"
 )
 
 // Legacy NV item ids zigbee-herdsman reads and writes.
@@ -44,20 +42,21 @@ type extKey struct {
 
 func (k extKey) String() string { return fmt.Sprintf("%d/%d/%d", k.sys, k.item, k.subID) }
 
-// nvStore is the coordinator's non-volatile memory and the devices that
-// joined its network, kept in a file so a restart resumes the network.
+// nvStore is the coordinator's non-volatile memory, kept in a file so a
+// restart resumes the network. The devices that joined are the entries of
+// its address manager table, as in the firmware: herdsman's backup reads
+// them from there and a restore writes them back.
 type nvStore struct {
-	path    string
-	legacy  map[uint16][]byte
-	ext     map[extKey][]byte
-	members map[uint64]uint16 // joined devices: IEEE → NWK address
+	path   string
+	legacy map[uint16][]byte
+	ext    map[extKey][]byte
+	dirty  bool // changed since the last save
 }
 
 // stateFile is the file layout: hex strings by id.
 type stateFile struct {
-	Legacy  map[string]string `json:"legacy"`
-	Ext     map[string]string `json:"extended"`
-	Members map[string]uint16 `json:"members"`
+	Legacy map[string]string `json:"legacy"`
+	Ext    map[string]string `json:"extended"`
 }
 
 func newNVStore(path string, ieee uint64) (*nvStore, error) {
@@ -77,7 +76,7 @@ func newNVStore(path string, ieee uint64) (*nvStore, error) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("coordinator state %s: %w", path, err)
 	}
-	s.legacy, s.ext, s.members = map[uint16][]byte{}, map[extKey][]byte{}, map[uint64]uint16{}
+	s.legacy, s.ext = map[uint16][]byte{}, map[extKey][]byte{}
 	for k, v := range f.Legacy {
 		id, err1 := strconv.ParseUint(k, 0, 16)
 		b, err2 := hex.DecodeString(v)
@@ -97,13 +96,7 @@ func newNVStore(path string, ieee uint64) (*nvStore, error) {
 		}
 		s.ext[key] = b
 	}
-	for k, nwk := range f.Members {
-		ieee, err := strconv.ParseUint(strings.TrimPrefix(k, "0x"), 16, 64)
-		if err != nil {
-			return nil, fmt.Errorf("coordinator state %s: member %q is malformed", path, k)
-		}
-		s.members[ieee] = nwk
-	}
+	s.dirty = false
 	return s, nil
 }
 
@@ -115,30 +108,43 @@ func (s *nvStore) factory(ieee uint64) {
 		nvNwkKey:        make([]byte, 21), // 21 bytes selects herdsman's unaligned layouts
 	}
 	s.ext = map[extKey][]byte{}
-	s.members = map[uint64]uint16{}
+	s.dirty = true
 }
 
 // wipeNetwork forgets the network, as a reset with STARTUP_OPTION 0x02 does.
-func (s *nvStore) wipeNetwork() {
-	ieee := s.legacy[nvExtAddr]
-	s.legacy = map[uint16][]byte{nvExtAddr: ieee, nvStartupOption: {0}, nvNwkKey: make([]byte, 21)}
-	s.ext = map[extKey][]byte{}
-	s.members = map[uint64]uint16{}
+func (s *nvStore) wipeNetwork() { s.factory(readU64(s.legacy[nvExtAddr])) }
+
+// setLegacy writes a legacy item.
+func (s *nvStore) setLegacy(id uint16, v []byte) {
+	s.legacy[id] = v
+	s.dirty = true
+}
+
+// setExt writes an extended item.
+func (s *nvStore) setExt(k extKey, v []byte) {
+	s.ext[k] = v
+	s.dirty = true
+}
+
+// flush saves the store when it changed.
+func (s *nvStore) flush() error {
+	if !s.dirty {
+		return nil
+	}
+	return s.save()
 }
 
 func (s *nvStore) save() error {
+	s.dirty = false
 	if s.path == "" {
 		return nil
 	}
-	f := stateFile{Legacy: map[string]string{}, Ext: map[string]string{}, Members: map[string]uint16{}}
+	f := stateFile{Legacy: map[string]string{}, Ext: map[string]string{}}
 	for id, v := range s.legacy {
 		f.Legacy[fmt.Sprintf("0x%04x", id)] = hex.EncodeToString(v)
 	}
 	for k, v := range s.ext {
 		f.Ext[k.String()] = hex.EncodeToString(v)
-	}
-	for ieee, nwk := range s.members {
-		f.Members[fmt.Sprintf("0x%016x", ieee)] = nwk
 	}
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
@@ -191,9 +197,7 @@ func (s *nvStore) formNetwork() {
 	s.createTable(tableTCLK, 16, append(bytesOf(0, 16), 0xff, 0, 0))
 	s.createTable(tableAPSKeyData, 3, bytesOf(0, 24))
 	s.createTable(tableSecMaterial, 5, bytesOf(0, 12))
-	for ieee, nwk := range s.members {
-		s.addrMgrAdd(ieee, nwk)
-	}
+	s.dirty = true
 }
 
 func (s *nvStore) createTable(item uint16, n int, empty []byte) {
@@ -213,51 +217,77 @@ func bytesOf(b byte, n int) []byte {
 	return out
 }
 
-// addrMgrAdd records a joined device in the address manager table, which
-// herdsman's backup lists as the network's devices.
-func (s *nvStore) addrMgrAdd(ieee uint64, nwk uint16) {
-	entry := buf{}.u8(1).u16(nwk).u64(ieee)
-	free := -1
+func addrMgrKey(i int) extKey { return extKey{1, tableAddrMgr, uint16(i)} }
+
+// eachMember calls fn with the IEEE and NWK address of each device in the
+// address manager table (user bits 1 associated, 2 security), until fn
+// returns false.
+func (s *nvStore) eachMember(fn func(ieee uint64, nwk uint16) bool) {
 	for i := 0; ; i++ {
-		k := extKey{1, tableAddrMgr, uint16(i)}
-		v, ok := s.ext[k]
+		v, ok := s.ext[addrMgrKey(i)]
 		if !ok {
-			break
-		}
-		if len(v) == 11 && readU64(v[3:]) == ieee {
-			s.ext[k] = entry
 			return
 		}
-		if free < 0 && len(v) > 0 && v[0] == 0xff {
-			free = i
-		}
-	}
-	if free >= 0 {
-		s.ext[extKey{1, tableAddrMgr, uint16(free)}] = entry
-	}
-}
-
-func (s *nvStore) addrMgrRemove(ieee uint64) {
-	for k, v := range s.ext {
-		if k.item == tableAddrMgr && len(v) == 11 && v[0] != 0xff && readU64(v[3:]) == ieee {
-			s.ext[k] = bytesOf(0xff, 11)
+		if len(v) == 11 && v[0] != 0xff && v[0]&0x03 != 0 && !fn(readU64(v[3:]), uint16(v[1])|uint16(v[2])<<8) {
+			return
 		}
 	}
 }
 
-// restoredMembers reads the devices of a restored address manager table.
-func (s *nvStore) restoredMembers() {
-	keys := make([]extKey, 0)
-	for k := range s.ext {
-		if k.item == tableAddrMgr {
-			keys = append(keys, k)
+// nwkOf returns a member's NWK address.
+func (s *nvStore) nwkOf(ieee uint64) (nwk uint16, joined bool) {
+	s.eachMember(func(i uint64, n uint16) bool {
+		if i == ieee {
+			nwk, joined = n, true
+		}
+		return !joined
+	})
+	return nwk, joined
+}
+
+// ieeeOf returns the member with a NWK address.
+func (s *nvStore) ieeeOf(nwk uint16) (ieee uint64, found bool) {
+	s.eachMember(func(i uint64, n uint16) bool {
+		if n == nwk {
+			ieee, found = i, true
+		}
+		return !found
+	})
+	return ieee, found
+}
+
+// nextNWK is a NWK address no member has.
+func (s *nvStore) nextNWK() uint16 {
+	next := uint16(0x1001)
+	s.eachMember(func(_ uint64, n uint16) bool {
+		next = max(next, n+1)
+		return true
+	})
+	return next
+}
+
+// addMember records a joined device in the first free entry of the
+// address manager table, growing it when it is full.
+func (s *nvStore) addMember(ieee uint64, nwk uint16) {
+	i := 0
+	for ; ; i++ {
+		v, ok := s.ext[addrMgrKey(i)]
+		if !ok || (len(v) > 0 && v[0] == 0xff) {
+			break
 		}
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].subID < keys[j].subID })
-	for _, k := range keys {
-		v := s.ext[k]
-		if len(v) == 11 && v[0] != 0xff && v[0]&0x03 != 0 {
-			s.members[readU64(v[3:])] = uint16(v[1]) | uint16(v[2])<<8
+	s.setExt(addrMgrKey(i), buf{}.u8(1).u16(nwk).u64(ieee))
+}
+
+// removeMember frees a device's entry.
+func (s *nvStore) removeMember(ieee uint64) {
+	for i := 0; ; i++ {
+		v, ok := s.ext[addrMgrKey(i)]
+		if !ok {
+			return
+		}
+		if len(v) == 11 && v[0] != 0xff && readU64(v[3:]) == ieee {
+			s.setExt(addrMgrKey(i), bytesOf(0xff, 11))
 		}
 	}
 }

@@ -10,11 +10,18 @@ import (
 // ZDO status for an endpoint a device does not have.
 const zdoInvalidEP = 0x82
 
+// member is the joined device with a NWK address, or nil.
 func (e *Emulator) member(nwk uint16) *device {
-	for ieee, n := range e.nv.members {
-		if n == nwk {
-			return e.devices[ieee]
-		}
+	if ieee, ok := e.nv.ieeeOf(nwk); ok {
+		return e.devices[ieee]
+	}
+	return nil
+}
+
+// joined is the device with an IEEE address when it joined, or nil.
+func (e *Emulator) joined(ieee uint64) *device {
+	if _, ok := e.nv.nwkOf(ieee); ok {
+		return e.devices[ieee]
 	}
 	return nil
 }
@@ -57,9 +64,7 @@ func (e *Emulator) af(f frame, r *reader) []frame {
 			data = r.take(int(r.u16()))
 			switch {
 			case mode == 3:
-				if _, joined := e.nv.members[addr]; joined {
-					dst = e.devices[addr]
-				}
+				dst = e.joined(addr)
 			case mode == 2 && addr < 0xFFF8:
 				dst = e.member(uint16(addr))
 			}
@@ -119,7 +124,8 @@ func (e *Emulator) deliver(d *device, ep, coordEp byte, cluster uint16, data []b
 // incoming is AF.incomingMsg: a ZCL frame from a device to the coordinator.
 func (e *Emulator) incoming(d *device, srcEp, dstEp byte, cluster uint16, zcl []byte) frame {
 	ts := uint32(time.Now().UnixMilli())
-	data := buf{}.u16(0).u16(cluster).u16(d.nwk).u8(srcEp).u8(dstEp).u8(0).u8(150).u8(0).u32(ts).u8(0).u8(byte(len(zcl))).bytes(zcl)
+	nwk, _ := e.nv.nwkOf(d.ieee)
+	data := buf{}.u16(0).u16(cluster).u16(nwk).u8(srcEp).u8(dstEp).u8(0).u8(150).u8(0).u32(ts).u8(0).u8(byte(len(zcl))).bytes(zcl)
 	return areq(subAF, 0x81, data)
 }
 
@@ -165,17 +171,15 @@ func (e *Emulator) zdo(f frame, r *reader) []frame {
 	case 0x00, 0x01: // nwkAddrReq, ieeeAddrReq
 		var d *device
 		if f.cmd == 0x00 {
-			ieee := r.u64()
-			if _, joined := e.nv.members[ieee]; joined {
-				d = e.devices[ieee]
-			}
+			d = e.joined(r.u64())
 		} else {
 			d = e.member(r.u16())
 		}
 		if d == nil {
 			return ok
 		}
-		return append(ok, areq(subZDO, f.cmd+0x80, buf{}.u8(0).u64(d.ieee).u16(d.nwk).u8(0).u8(0)))
+		nwk, _ := e.nv.nwkOf(d.ieee)
+		return append(ok, areq(subZDO, f.cmd+0x80, buf{}.u8(0).u64(d.ieee).u16(nwk).u8(0).u8(0)))
 	case 0x34: // mgmtLeaveReq
 		dst := r.u16()
 		d := e.member(dst)
@@ -235,13 +239,13 @@ func (e *Emulator) coordinatorDescriptor(cmd byte, r *reader) []frame {
 
 // leave removes a device from the network and tells zigbee-herdsman.
 func (e *Emulator) leave(d *device) []frame {
-	delete(e.nv.members, d.ieee)
-	e.nv.addrMgrRemove(d.ieee)
-	if err := e.nv.save(); err != nil {
+	nwk, _ := e.nv.nwkOf(d.ieee)
+	e.nv.removeMember(d.ieee)
+	if err := e.nv.flush(); err != nil {
 		e.logf("%v", err)
 	}
 	e.logf("%s left", d.desc.IEEE)
-	return []frame{areq(subZDO, 0xC9, buf{}.u16(d.nwk).u64(d.ieee).u8(0).u8(0).u8(0))}
+	return []frame{areq(subZDO, 0xC9, buf{}.u16(nwk).u64(d.ieee).u8(0).u8(0).u8(0))}
 }
 
 // Join makes a described device join the network, which must permit
@@ -260,33 +264,26 @@ func (e *Emulator) Join(ieee uint64) error {
 		e.mu.Unlock()
 		return fmt.Errorf("join %s: the network does not permit joining", d.desc.IEEE)
 	}
-	if nwk, joined := e.nv.members[ieee]; joined {
-		d.nwk = nwk
-	} else {
-		d.nwk = e.nextNWK
-		e.nextNWK++
-	}
-	e.nv.members[ieee] = d.nwk
-	e.nv.addrMgrAdd(ieee, d.nwk)
-	if err := e.nv.save(); err != nil {
-		e.logf("%v", err)
-	}
-	mac := byte(0x8E)
-	if !d.router {
-		mac = 0x80
+	nwk, rejoin := e.nv.nwkOf(ieee)
+	if !rejoin {
+		nwk = e.nv.nextNWK()
+		e.nv.addMember(ieee, nwk)
+		if err := e.nv.flush(); err != nil {
+			e.logf("%v", err)
+		}
 	}
 	e.mu.Unlock()
-	e.logf("%s (%s) joins as 0x%04x", d.desc.IEEE, d.desc.Model, d.nwk)
-	e.send(areq(subZDO, 0xCA, buf{}.u16(d.nwk).u64(ieee).u16(0)),
-		areq(subZDO, 0xC1, buf{}.u16(d.nwk).u16(d.nwk).u64(ieee).u8(mac)))
+	e.logf("%s (%s) joins as 0x%04x", d.desc.IEEE, d.desc.Model, nwk)
+	e.send(areq(subZDO, 0xCA, buf{}.u16(nwk).u64(ieee).u16(0)),
+		areq(subZDO, 0xC1, buf{}.u16(nwk).u16(nwk).u64(ieee).u8(d.macCapabilities())))
 	return nil
 }
 
 // Leave makes a joined device leave the network.
 func (e *Emulator) Leave(ieee uint64) error {
 	e.mu.Lock()
-	d := e.devices[ieee]
-	if _, joined := e.nv.members[ieee]; d == nil || !joined {
+	d := e.joined(ieee)
+	if d == nil {
 		e.mu.Unlock()
 		return fmt.Errorf("leave 0x%016x: %w", ieee, errNoDevice)
 	}
@@ -300,8 +297,8 @@ func (e *Emulator) Leave(ieee uint64) error {
 // report a real device sends for it.
 func (e *Emulator) SetAttribute(ieee uint64, ep byte, cluster, attr uint16, value any) error {
 	e.mu.Lock()
-	d := e.devices[ieee]
-	if _, joined := e.nv.members[ieee]; d == nil || !joined {
+	d := e.joined(ieee)
+	if d == nil {
 		e.mu.Unlock()
 		return fmt.Errorf("set 0x%016x: %w", ieee, errNoDevice)
 	}

@@ -47,7 +47,6 @@ type Emulator struct {
 	groups      map[uint16]bool
 	permitUntil time.Time
 	devices     map[uint64]*device // every described device, joined or not
-	nextNWK     uint16
 	conn        net.Conn
 	writeMu     sync.Mutex
 	wg          sync.WaitGroup
@@ -62,7 +61,7 @@ func New(cfg Config) (*Emulator, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Emulator{cfg: cfg, nv: nv, endpoints: map[byte][]byte{}, groups: map[uint16]bool{}, devices: map[uint64]*device{}, nextNWK: 0x1001}
+	e := &Emulator{cfg: cfg, nv: nv, endpoints: map[byte][]byte{}, groups: map[uint16]bool{}, devices: map[uint64]*device{}}
 	for _, desc := range cfg.Devices {
 		dev, err := desc.compile()
 		if err != nil {
@@ -72,12 +71,6 @@ func New(cfg Config) (*Emulator, error) {
 			return nil, fmt.Errorf("%s: ieee %s is described twice", desc.File, desc.IEEE)
 		}
 		e.devices[dev.ieee] = dev
-	}
-	for ieee, nwk := range nv.members {
-		if d := e.devices[ieee]; d != nil {
-			d.nwk = nwk
-		}
-		e.nextNWK = max(e.nextNWK, nwk+1)
 	}
 	return e, nil
 }
@@ -187,11 +180,8 @@ func areq(sub, cmd byte, data []byte) frame {
 func (e *Emulator) handle(f frame) {
 	e.mu.Lock()
 	out := e.dispatch(f)
-	save := f.sub == subSYS && f.cmd != 0x01 && f.cmd != 0x02
-	if save {
-		if err := e.nv.save(); err != nil {
-			e.logf("%v", err)
-		}
+	if err := e.nv.flush(); err != nil {
+		e.logf("%v", err)
 	}
 	e.mu.Unlock()
 	e.send(out...)
@@ -268,7 +258,7 @@ func (e *Emulator) sys(f frame, r *reader) []frame {
 			v = append(v, make([]byte, need-len(v))...)
 		}
 		copy(v[off:], data)
-		nv.legacy[id] = v
+		nv.setLegacy(id, v)
 		return ok([]byte{0})
 	case 0x07: // osalNvItemInit
 		id, size, n := r.u16(), int(r.u16()), int(r.u8())
@@ -278,10 +268,11 @@ func (e *Emulator) sys(f frame, r *reader) []frame {
 		}
 		v := make([]byte, size)
 		copy(v, init)
-		nv.legacy[id] = v
+		nv.setLegacy(id, v)
 		return ok([]byte{0x09})
 	case 0x12: // osalNvDelete
 		delete(nv.legacy, r.u16())
+		nv.dirty = true
 		return ok([]byte{0})
 	case 0x32: // nvLength
 		k := extKey{r.u8(), r.u16(), r.u16()}
@@ -299,7 +290,7 @@ func (e *Emulator) sys(f frame, r *reader) []frame {
 		k := extKey{r.u8(), r.u16(), r.u16()}
 		size := int(r.u32())
 		if _, exists := nv.ext[k]; !exists {
-			nv.ext[k] = make([]byte, size)
+			nv.setExt(k, make([]byte, size))
 		}
 		return ok([]byte{0})
 	case 0x34, 0x35: // nvWrite, nvUpdate
@@ -311,14 +302,11 @@ func (e *Emulator) sys(f frame, r *reader) []frame {
 			v = append(v, make([]byte, need-len(v))...)
 		}
 		copy(v[off:], data)
-		nv.ext[k] = v
-		if k.item == tableAddrMgr {
-			nv.restoredMembers()
-			e.adoptMembers()
-		}
+		nv.setExt(k, v)
 		return ok([]byte{0})
 	case 0x31: // nvDelete
 		delete(nv.ext, extKey{r.u8(), r.u16(), r.u16()})
+		nv.dirty = true
 		return ok([]byte{0})
 	case 0x0F: // stackTune
 		return ok([]byte{0})
@@ -327,15 +315,6 @@ func (e *Emulator) sys(f frame, r *reader) []frame {
 		return ok([]byte{0})
 	}
 	return nil
-}
-
-// adoptMembers gives restored devices their addresses.
-func (e *Emulator) adoptMembers() {
-	for ieee, nwk := range e.nv.members {
-		if d := e.devices[ieee]; d != nil {
-			d.nwk = nwk
-		}
-	}
 }
 
 func (e *Emulator) util(f frame, r *reader) []frame {
