@@ -116,3 +116,40 @@ func TestNVStore_Persistence(t *testing.T) {
 		t.Error("the member is still there after removeMember")
 	}
 }
+
+// A lock answers lock/unlock with its own response; a status fault makes it
+// refuse each of the next commands once, without moving the bolt.
+func TestDevice_LockStatusFault(t *testing.T) {
+	descs, err := LoadDescriptions(Builtin, "devices")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lock *device
+	for _, d := range descs {
+		if d.Model == "YRD226HA2619" {
+			lock, _ = d.compile()
+		}
+	}
+	lock.faults.status, lock.faults.code = 2, 0x87
+	tests := []struct {
+		zcl, answer string
+		lockState   float64
+	}{
+		{"011001", "19100187", 0}, // unlock refused
+		{"011100", "19110087", 0}, // lock refused
+		{"011201", "19120100", 2}, // unlocked
+		{"011300", "19130000", 1}, // locked
+	}
+	lock.setAttr(1, 0x0101, 0x0000, 0x30, 0)
+	for _, tt := range tests {
+		data, _ := hex.DecodeString(tt.zcl)
+		f, _ := parseZCL(data)
+		answers, _ := lock.handleZCL(1, 0x0101, f)
+		if len(answers) != 1 || hex.EncodeToString(answers[0]) != tt.answer {
+			t.Errorf("%s: answers %x, want %s", tt.zcl, answers, tt.answer)
+		}
+		if got := lock.number(1, 0x0101, 0x0000); got != tt.lockState {
+			t.Errorf("%s: lockState = %v, want %v", tt.zcl, got, tt.lockState)
+		}
+	}
+}

@@ -132,14 +132,16 @@ const (
 // attributes the frame changed.
 func (d *device) handleZCL(ep byte, cluster uint16, f zclFrame) (answers [][]byte, changed []attrKey) {
 	if f.clusterSpecific() {
-		changed, answer, status := d.clusterCommand(ep, cluster, f)
-		if d.faults.status > 0 {
+		status := byte(statusSuccess)
+		if d.faults.status > 0 { // a device that refuses a command does not carry it out
 			d.faults.status--
 			status = d.faults.code
+		} else {
+			changed, status = d.clusterCommand(ep, cluster, f)
 		}
 		switch {
-		case answer != nil:
-			answers = append(answers, answer)
+		case cluster == 0x0101 && f.cmd <= 0x01: // Door Lock answers lock/unlock with its own response
+			answers = append(answers, f.reply(true, f.cmd, []byte{status}))
 		case !f.noDefaultResponse():
 			answers = append(answers, f.reply(false, 0x0B, []byte{f.cmd, status}))
 		}
@@ -202,10 +204,8 @@ func (d *device) handleZCL(ep byte, cluster uint16, f zclFrame) (answers [][]byt
 
 // clusterCommand changes the device's state the way the real device does
 // for the cluster commands of On/Off, Level Control, Color Control, Window
-// Covering, Door Lock and Thermostat. answer is a cluster-specific response
-// when the cluster has one (Door Lock), else nil with the Default Response
-// status.
-func (d *device) clusterCommand(ep byte, cluster uint16, f zclFrame) (changed []attrKey, answer []byte, status byte) {
+// Covering, Door Lock and Thermostat, and returns the status to answer.
+func (d *device) clusterCommand(ep byte, cluster uint16, f zclFrame) (changed []attrKey, status byte) {
 	r := reader{b: f.payload}
 	set := func(c, id uint16, t byte, v float64) {
 		if d.setAttr(ep, c, id, t, v) {
@@ -222,7 +222,7 @@ func (d *device) clusterCommand(ep byte, cluster uint16, f zclFrame) (changed []
 		case 0x02:
 			set(0x0006, 0x0000, 0x10, 1-d.number(ep, 0x0006, 0x0000))
 		default:
-			return nil, nil, statusUnsupCluster
+			return nil, statusUnsupCluster
 		}
 	case 0x0008: // Level Control
 		switch f.cmd {
@@ -245,7 +245,7 @@ func (d *device) clusterCommand(ep byte, cluster uint16, f zclFrame) (changed []
 			}
 		case 0x01, 0x03, 0x05, 0x07:
 		default:
-			return nil, nil, statusUnsupCluster
+			return nil, statusUnsupCluster
 		}
 	case 0x0300: // Color Control
 		switch f.cmd {
@@ -272,7 +272,7 @@ func (d *device) clusterCommand(ep byte, cluster uint16, f zclFrame) (changed []
 			set(0x0300, 0x0000, 0x20, float64(h))
 		case 0x47, 0x4B, 0x4C, 0x01, 0x02, 0x04, 0x05, 0x08, 0x09:
 		default:
-			return nil, nil, statusUnsupCluster
+			return nil, statusUnsupCluster
 		}
 	case 0x0102: // Window Covering: lift percentage 0 = open, 100 = closed
 		switch f.cmd {
@@ -286,7 +286,7 @@ func (d *device) clusterCommand(ep byte, cluster uint16, f zclFrame) (changed []
 		case 0x08:
 			set(0x0102, 0x0009, 0x20, float64(r.u8()))
 		default:
-			return nil, nil, statusUnsupCluster
+			return nil, statusUnsupCluster
 		}
 	case 0x0101: // Door Lock: lockState 1 locked, 2 unlocked
 		switch f.cmd {
@@ -295,33 +295,26 @@ func (d *device) clusterCommand(ep byte, cluster uint16, f zclFrame) (changed []
 		case 0x01:
 			set(0x0101, 0x0000, 0x30, 2)
 		default:
-			return nil, nil, statusUnsupCluster
+			return nil, statusUnsupCluster
 		}
-		st := byte(statusSuccess)
-		if d.faults.status > 0 {
-			d.faults.status--
-			st = d.faults.code
-			changed = nil
-		}
-		return changed, f.reply(true, f.cmd, []byte{st}), st
 	case 0x0500: // IAS Zone: the enroll response enrolls the zone
 		if f.cmd != 0x00 {
-			return nil, nil, statusUnsupCluster
+			return nil, statusUnsupCluster
 		}
 		r.u8()
 		set(0x0500, 0x0011, 0x20, float64(r.u8()))
 		set(0x0500, 0x0000, 0x30, 1)
 	case 0x0201: // Thermostat: setpoint raise/lower
 		if f.cmd != 0x00 {
-			return nil, nil, statusUnsupCluster
+			return nil, statusUnsupCluster
 		}
 		r.u8()
 		amount := float64(int8(r.u8())) * 10
 		set(0x0201, 0x0012, 0x29, d.number(ep, 0x0201, 0x0012)+amount)
 	default:
-		return nil, nil, statusUnsupCluster
+		return nil, statusUnsupCluster
 	}
-	return changed, nil, statusSuccess
+	return changed, statusSuccess
 }
 
 // report is a Report Attributes frame for attributes of one cluster.
