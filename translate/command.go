@@ -43,10 +43,18 @@ type bridgeCmd struct {
 // metaKeys are command envelope keys, never command values.
 var metaKeys = map[string]bool{"id": true, "timestamp": true, "timeout": true}
 
-// unawaitedKeys are set keys Zigbee2MQTT never echoes as state.
-var unawaitedKeys = map[string]bool{"transition": true, "brightness_step": true, "brightness_move": true,
-	"brightness_step_onoff": true, "brightness_move_onoff": true, "color_temp_step": true, "color_temp_move": true,
-	"hue_step": true, "hue_move": true, "saturation_step": true, "saturation_move": true, "effect": true}
+// setOnlyKeys are the keys Zigbee2MQTT takes in a set beyond a device's
+// exposes, with the devices that take them: "any", or "light" (and per
+// endpoint, brightness_step_l1). None of them comes back as state.
+var setOnlyKeys = map[string]string{
+	"read": "any", "write": "any", "command": "any", "zcl_command": "any", "factory_reset": "any",
+	"scene_store": "any", "scene_recall": "any", "scene_add": "any", "scene_remove": "any",
+	"scene_remove_all": "any", "scene_rename": "any", "on_time": "any", "off_wait_time": "any", "transition": "any",
+	"brightness_step": "light", "brightness_step_onoff": "light", "brightness_move": "light",
+	"brightness_move_onoff": "light", "color_temp_step": "light", "color_temp_move": "light", "hue_step": "light",
+	"hue_move": "light", "saturation_step": "light", "saturation_move": "light", "alert": "light", "flash": "light",
+	"effect": "light",
+}
 
 // parsedCmd is a decoded IoT2MQTT command.
 type parsedCmd struct {
@@ -213,7 +221,7 @@ func (e *Engine) z2mTopic(name, suffix string) (string, error) {
 
 // awaited reports whether a set key will be confirmed by a state echo.
 func (e *Engine) awaited(d *device, key string) bool {
-	if unawaitedKeys[key] {
+	if _, setOnly := setOnlyKeys[key]; setOnly {
 		return false
 	}
 	if len(d.dev.Properties) == 0 {
@@ -394,24 +402,13 @@ func writesKey(d *device, key string) bool {
 	return false
 }
 
-// zigbee2mqttSetKeys are set keys Zigbee2MQTT takes from any device
-// beyond its exposes; lightSetKeys those it takes from lights.
-var (
-	zigbee2mqttSetKeys = map[string]bool{"read": true, "write": true, "command": true, "zcl_command": true,
-		"factory_reset": true, "scene_store": true, "scene_recall": true, "scene_add": true, "scene_remove": true,
-		"scene_remove_all": true, "scene_rename": true, "on_time": true, "off_wait_time": true, "transition": true}
-	lightSetKeys = map[string]bool{"brightness_step": true, "brightness_step_onoff": true, "brightness_move": true,
-		"brightness_move_onoff": true, "color_temp_step": true, "color_temp_move": true, "hue_step": true, "hue_move": true,
-		"saturation_step": true, "saturation_move": true, "alert": true, "flash": true}
-)
-
 // refusedKey says why a command key that no rule maps cannot go to the
 // device, or "" when it can: the device exposes it as writable, it is one
 // of Zigbee2MQTT's set keys beyond the exposes, or the device's exposes are
 // unknown.
 func refusedKey(d *device, key string) string {
 	props := d.dev.Properties
-	if len(props) == 0 || zigbee2mqttSetKeys[key] {
+	if len(props) == 0 || setOnlyKeys[key] == "any" {
 		return ""
 	}
 	light := false
@@ -425,12 +422,12 @@ func refusedKey(d *device, key string) string {
 		}
 		if p.Parent == "light" {
 			light = true
-			if p.Endpoint != "" && lightSetKeys[strings.TrimSuffix(key, "_"+p.Endpoint)] {
+			if p.Endpoint != "" && setOnlyKeys[strings.TrimSuffix(key, "_"+p.Endpoint)] == "light" {
 				return ""
 			}
 		}
 	}
-	if light && lightSetKeys[key] {
+	if light && setOnlyKeys[key] == "light" {
 		return ""
 	}
 	return "the device exposes no such property, so Zigbee2MQTT has no converter for it"
