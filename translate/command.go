@@ -610,7 +610,7 @@ func (e *Engine) handleLogging(r *Result, msg Message, now time.Time) {
 		})
 		i = max(i, 0)
 		p := d.pending[i]
-		e.setPending(d, slices.Delete(slices.Clone(d.pending), i, i+1))
+		e.setPending(d, slices.Delete(d.pending, i, i+1))
 		e.respond(r, d.id, p.id, "error", text, now)
 		e.publishError(r, d.topicBase+"error", "COMMAND_ERROR", text, "error", now)
 		return
