@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -82,20 +83,29 @@ func regenerate() error {
 	return os.WriteFile(definitionsFile, buf.Bytes(), 0o644)
 }
 
-func loadCatalog(t *testing.T) catalog {
-	t.Helper()
+// readCatalog decodes definitionsFile once for all the tests (5 MB of JSON).
+var readCatalog = sync.OnceValues(func() (catalog, error) {
+	var c catalog
 	f, err := os.Open(definitionsFile)
 	if err != nil {
-		t.Fatal(err)
+		return c, err
 	}
 	defer f.Close()
 	zr, err := gzip.NewReader(f)
 	if err != nil {
-		t.Fatalf("%s: %v", definitionsFile, err)
+		return c, fmt.Errorf("%s: %w", definitionsFile, err)
 	}
-	var c catalog
 	if err := json.NewDecoder(zr).Decode(&c); err != nil {
-		t.Fatalf("%s: %v", definitionsFile, err)
+		return c, fmt.Errorf("%s: %w", definitionsFile, err)
+	}
+	return c, nil
+})
+
+func loadCatalog(t *testing.T) catalog {
+	t.Helper()
+	c, err := readCatalog()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return c
 }
