@@ -37,16 +37,7 @@ func TestReadFrame(t *testing.T) {
 
 // Cluster commands change the simulated bulb as the real one changes.
 func TestDevice_ClusterCommands(t *testing.T) {
-	descs, err := LoadDescriptions(Builtin, "devices")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var bulb *device
-	for _, d := range descs {
-		if d.Model == "LED1545G12" {
-			bulb, _ = d.compile()
-		}
-	}
+	bulb := builtinDevice(t, "LED1545G12")
 	tests := []struct {
 		name          string
 		cluster       uint16
@@ -120,16 +111,7 @@ func TestNVStore_Persistence(t *testing.T) {
 // A lock answers lock/unlock with its own response; a status fault makes it
 // refuse each of the next commands once, without moving the bolt.
 func TestDevice_LockStatusFault(t *testing.T) {
-	descs, err := LoadDescriptions(Builtin, "devices")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lock *device
-	for _, d := range descs {
-		if d.Model == "YRD226HA2619" {
-			lock, _ = d.compile()
-		}
-	}
+	lock := builtinDevice(t, "YRD226HA2619")
 	lock.faults.status, lock.faults.code = 2, 0x87
 	tests := []struct {
 		zcl, answer string
@@ -152,4 +134,24 @@ func TestDevice_LockStatusFault(t *testing.T) {
 			t.Errorf("%s: lockState = %v, want %v", tt.zcl, got, tt.lockState)
 		}
 	}
+}
+
+// builtinDevice compiles the shipped description of a model.
+func builtinDevice(t *testing.T, model string) *device {
+	t.Helper()
+	descs, err := LoadDescriptions(Builtin, "devices")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range descs {
+		if d.Model == model {
+			dev, err := d.compile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return dev
+		}
+	}
+	t.Fatalf("no built-in description of %s", model)
+	return nil
 }

@@ -234,26 +234,27 @@ func (s *nvStore) eachMember(fn func(ieee uint64, nwk uint16) bool) {
 	}
 }
 
-// nwkOf returns a member's NWK address.
-func (s *nvStore) nwkOf(ieee uint64) (nwk uint16, joined bool) {
+// findMember returns the first member match accepts.
+func (s *nvStore) findMember(match func(ieee uint64, nwk uint16) bool) (ieee uint64, nwk uint16, found bool) {
 	s.eachMember(func(i uint64, n uint16) bool {
-		if i == ieee {
-			nwk, joined = n, true
-		}
-		return !joined
-	})
-	return nwk, joined
-}
-
-// ieeeOf returns the member with a NWK address.
-func (s *nvStore) ieeeOf(nwk uint16) (ieee uint64, found bool) {
-	s.eachMember(func(i uint64, n uint16) bool {
-		if n == nwk {
-			ieee, found = i, true
+		if match(i, n) {
+			ieee, nwk, found = i, n, true
 		}
 		return !found
 	})
-	return ieee, found
+	return ieee, nwk, found
+}
+
+// nwkOf returns a member's NWK address.
+func (s *nvStore) nwkOf(ieee uint64) (uint16, bool) {
+	_, nwk, ok := s.findMember(func(i uint64, _ uint16) bool { return i == ieee })
+	return nwk, ok
+}
+
+// ieeeOf returns the member with a NWK address.
+func (s *nvStore) ieeeOf(nwk uint16) (uint64, bool) {
+	ieee, _, ok := s.findMember(func(_ uint64, n uint16) bool { return n == nwk })
+	return ieee, ok
 }
 
 // nextNWK is a NWK address no member has.
