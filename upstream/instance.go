@@ -39,7 +39,7 @@ type Instance struct {
 	Adapter *Adapter
 
 	// Z2MBaseTopic is the Zigbee2MQTT base topic (`z2m_base_topic`,
-	// default "zigbee2mqtt").
+	// default DefaultBaseTopic).
 	Z2MBaseTopic string
 	// Z2MLogLevel is Zigbee2MQTT's log level (`z2m_log_level`, default "info").
 	Z2MLogLevel string
@@ -176,8 +176,8 @@ func ParseInstance(data []byte, instanceName, home string) (*Instance, error) {
 	inst.ConnectorType = r.str("connector_type", "zigbee2mqtt")
 	inst.FriendlyName = r.str("friendly_name", instanceName)
 
-	inst.Z2MBaseTopic = r.str("z2m_base_topic", "zigbee2mqtt")
-	if topicUnsafe.MatchString(inst.Z2MBaseTopic) && !validBaseTopic(inst.Z2MBaseTopic) {
+	inst.Z2MBaseTopic = r.str("z2m_base_topic", "")
+	if inst.Z2MBaseTopic != "" && topicUnsafe.MatchString(inst.Z2MBaseTopic) && !validBaseTopic(inst.Z2MBaseTopic) {
 		r.errf("z2m_base_topic: %q must not contain '+', '#', NUL or empty levels", inst.Z2MBaseTopic)
 	}
 	inst.Z2MLogLevel = r.oneOf("z2m_log_level", "info", []string{"error", "warning", "info", "debug"})
@@ -214,6 +214,9 @@ func ParseInstance(data []byte, instanceName, home string) (*Instance, error) {
 		inst.Notes = append(inst.Notes, "adapter is set but serial_port is not: translator-only mode, no Zigbee2MQTT is started (set serial_port, a device path or tcp://host:port, to run one)")
 	}
 
+	if inst.Z2MBaseTopic == "" {
+		inst.Z2MBaseTopic = DefaultBaseTopic(instanceName, inst.Embedded())
+	}
 	inst.RecoverDeviceList = r.boolean("recover_device_list", inst.Adapter != nil)
 	inst.Devices = r.devices()
 	inst.Groups = r.groups()
@@ -222,6 +225,24 @@ func ParseInstance(data []byte, instanceName, home string) (*Instance, error) {
 		return nil, errors.Join(r.errs...)
 	}
 	return inst, nil
+}
+
+// DefaultBaseTopic is the Zigbee2MQTT base topic used when the instance JSON
+// names none. A Zigbee2MQTT elsewhere on the broker is expected at its own
+// default, "zigbee2mqtt". An embedded one gets a topic named after the
+// instance, so that many instances on one broker never read each other's
+// devices: the instance id itself when it starts with "zigbee2mqtt", as the
+// platform's generated ids do ("zigbee2mqtt_k3j9x2"), else
+// "zigbee2mqtt_<instance id>".
+func DefaultBaseTopic(instanceID string, embedded bool) string {
+	switch {
+	case !embedded:
+		return "zigbee2mqtt"
+	case strings.HasPrefix(instanceID, "zigbee2mqtt"):
+		return instanceID
+	default:
+		return "zigbee2mqtt_" + instanceID
+	}
 }
 
 // Embedded reports whether this instance runs its own Zigbee2MQTT.

@@ -385,7 +385,7 @@ func TestSetupJSONProducesValidInstance(t *testing.T) {
 				a.ExtPanID != params["ext_pan_id"] || a.NetworkKey != params["network_key"] {
 				t.Errorf("adapter = %+v", a)
 			}
-			if inst.Z2MBaseTopic != "zigbee2mqtt" || inst.FrontendEnabled || inst.FrontendPort != 8099 || inst.Z2MLogLevel != "info" {
+			if inst.Z2MBaseTopic != "zigbee2mqtt_t1" || inst.FrontendEnabled || inst.FrontendPort != 8099 || inst.Z2MLogLevel != "info" {
 				t.Errorf("options: base topic %q frontend %v:%d log %q", inst.Z2MBaseTopic, inst.FrontendEnabled, inst.FrontendPort, inst.Z2MLogLevel)
 			}
 		})

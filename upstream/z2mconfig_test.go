@@ -180,7 +180,7 @@ func TestRenderFrontendDisabledByDefault(t *testing.T) {
 		{"mqtt.user", nil, false},
 		{"mqtt.password", nil, false},
 		{"mqtt.server", "mqtts://broker:8883", true},
-		{"mqtt.base_topic", "zigbee2mqtt", true},
+		{"mqtt.base_topic", "zigbee2mqtt_k3j9x2", true},
 	}
 	for _, tt := range tests {
 		got, ok := dig(cfg, tt.path)
@@ -268,7 +268,7 @@ func TestRenderOverrideSameValueAllowed(t *testing.T) {
 	inst := parseExample(t, "tcp_minimal")
 	completeIdentity(inst)
 	inst.Zigbee2MQTT = map[string]any{
-		"mqtt":     map[string]any{"base_topic": "zigbee2mqtt"},
+		"mqtt":     map[string]any{"base_topic": inst.Z2MBaseTopic},
 		"advanced": map[string]any{"output": "json", "channel": float64(15)},
 	}
 	if _, err := upstream.Render(inst, testMQTT); err != nil {
@@ -397,7 +397,7 @@ groups:
 		{"devices.0x00158d0001a2b3c4.friendly_name", "hall/sensor"},
 		{"devices.0x00124b0000000001.friendly_name", "plug"},
 		{"groups.1.friendly_name", "lights"},
-		{"mqtt.base_topic", "zigbee2mqtt"},
+		{"mqtt.base_topic", "zigbee2mqtt_k3j9x2"},
 	}
 	for _, tt := range tests {
 		if got, _ := dig(cfg, tt.path); !equalYAML(got, tt.want) {
@@ -466,5 +466,30 @@ func TestAdapterWithoutSerialPort(t *testing.T) {
 	}
 	if len(inst.Notes) != 1 || !strings.Contains(inst.Notes[0], "translator-only mode") {
 		t.Errorf("Notes = %q, want one naming translator-only mode", inst.Notes)
+	}
+}
+
+// TestBaseTopicDefault checks that embedded instances on one broker get
+// base topics of their own unless one is configured.
+func TestBaseTopicDefault(t *testing.T) {
+	tests := []struct {
+		name, instanceID, json, want string
+	}{
+		{"translator-only", "zb1", `{}`, "zigbee2mqtt"},
+		{"embedded", "zb1", `{"serial_port":"tcp://c:6638"}`, "zigbee2mqtt_zb1"},
+		{"embedded, platform id", "zigbee2mqtt_k3j9x2", `{"serial_port":"tcp://c:6638"}`, "zigbee2mqtt_k3j9x2"},
+		{"embedded, empty from the setup form", "zb2", `{"connection":{"serial_port":"tcp://c:6638","z2m_base_topic":""}}`, "zigbee2mqtt_zb2"},
+		{"configured", "zb1", `{"serial_port":"tcp://c:6638","z2m_base_topic":"z2m/upstairs"}`, "z2m/upstairs"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inst, err := upstream.ParseInstance([]byte(tt.json), tt.instanceID, "/app")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := inst.Z2MBaseTopic; got != tt.want {
+				t.Errorf("base topic = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -22,7 +22,7 @@ func TestDaemon_EmbeddedUnreachableAdapter(t *testing.T) {
 	}
 	b := mqtttest.StartBroker(t)
 	w := mqtttest.Connect(t, b.Addr, "watcher")
-	w.Subscribe("IoT2mqtt/#", "zigbee2mqtt/bridge/request/#")
+	w.Subscribe("IoT2mqtt/#", "zigbee2mqtt_zb1/bridge/request/#")
 	adapterPort := mqtttest.FreePort(t) // nothing listens here
 	data := filepath.Join(t.TempDir(), "z2m-data")
 	instance := `{"instance_id":"zb1","connection":{"serial_port":"tcp://127.0.0.1:` + strconv.Itoa(adapterPort) + `","adapter":"zstack",` +
@@ -62,8 +62,8 @@ func TestDaemon_EmbeddedUnreachableAdapter(t *testing.T) {
 	w.WaitFor(prefix+"meta/info", hasField("zigbee2mqtt_version", upstream.Z2MVersion), 10*time.Second)
 	// When Zigbee2MQTT's bridge comes online, joining is permitted for
 	// permit_join_seconds (simulated here: the adapter never answers).
-	w.Publish("zigbee2mqtt/bridge/state", `{"state":"online"}`, true)
-	pj := w.WaitFor("zigbee2mqtt/bridge/request/permit_join", nil, 10*time.Second)
+	w.Publish("zigbee2mqtt_zb1/bridge/state", `{"state":"online"}`, true)
+	pj := w.WaitFor("zigbee2mqtt_zb1/bridge/request/permit_join", nil, 10*time.Second)
 	if pj.Payload != `{"time":30}` {
 		t.Errorf("permit_join request = %s, want {\"time\":30}", pj.Payload)
 	}
