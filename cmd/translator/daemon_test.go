@@ -93,9 +93,8 @@ func startTranslator(t *testing.T, b *mqtttest.Broker, instanceJSON string, env 
 	if err := os.WriteFile(filepath.Join(home, "instances", "zb1.json"), []byte(instanceJSON), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{t: t, done: make(chan struct{})}
-	p.cmd = exec.Command(binary)
-	p.cmd.Env = append([]string{
+	cmd := exec.Command(binary)
+	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
 		"INSTANCE_NAME=zb1",
 		"IOT2MQTT_PATH=" + home,
@@ -103,6 +102,15 @@ func startTranslator(t *testing.T, b *mqtttest.Broker, instanceJSON string, env 
 		"MQTT_PORT=" + strconv.Itoa(b.Port),
 		"LOG_LEVEL=DEBUG",
 	}, env...)
+	return startProcess(t, cmd)
+}
+
+// startProcess starts cmd, collecting its output, and stops it when the
+// test ends: SIGTERM first, so that a supervised Zigbee2MQTT is stopped
+// too, then SIGKILL after 15 s.
+func startProcess(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
+	p := &proc{t: t, cmd: cmd, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -112,10 +120,15 @@ func startTranslator(t *testing.T, b *mqtttest.Broker, instanceJSON string, env 
 		close(p.done)
 	}()
 	t.Cleanup(func() {
-		p.signal(syscall.SIGKILL)
-		<-p.done
+		p.signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(15 * time.Second):
+			p.signal(syscall.SIGKILL)
+			<-p.done
+		}
 		if t.Failed() {
-			t.Logf("translator output:\n%s", p.Output())
+			t.Logf("%s output:\n%s", filepath.Base(cmd.Path), p.Output())
 		}
 	})
 	return p

@@ -6,7 +6,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -145,21 +148,55 @@ func TestDaemon_EmbeddedVirtualNetwork(t *testing.T) {
 	}
 	w.WaitFor(sensorState, func(m mqtttest.Msg) bool { return m.Payload == "" && m.Retain }, 20*time.Second)
 
-	// The coordinator drops the connection: Zigbee2MQTT exits, the
-	// supervisor starts it again, it resumes the same network, and
-	// state flows again.
-	emu.Drop()
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(p.Output(), "zigbee-herdsman started (resumed)") {
-		if time.Now().After(deadline) {
-			t.Fatal("Zigbee2MQTT did not resume the network after the coordinator dropped the connection")
-		}
-		time.Sleep(200 * time.Millisecond)
+	// Zigbee2MQTT is killed: the supervisor starts it again, it resumes
+	// the same network, and state flows again.
+	if err := syscall.Kill(z2mPID(t, p), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
 	}
+	waitResumed(t, p, 1)
+	if err := emu.SetAttribute(ieee(t, bulbIEEE), 1, 0x0006, 0x0000, true); err != nil {
+		t.Fatal(err)
+	}
+	w.WaitFor(bulb+"state", hasField("state.power", true), 20*time.Second)
+
+	// The coordinator drops the connection: Zigbee2MQTT exits, the
+	// supervisor starts it again once the coordinator answers, and state
+	// flows again.
+	emu.Drop()
+	waitResumed(t, p, 2)
 	if err := emu.SetAttribute(ieee(t, bulbIEEE), 1, 0x0006, 0x0000, false); err != nil {
 		t.Fatal(err)
 	}
 	w.WaitFor(bulb+"state", hasField("state.power", false), 20*time.Second)
+
+	// Every start used the one network the coordinator formed.
+	if n := strings.Count(p.Output(), "zigbee-herdsman started (reset)") + strings.Count(p.Output(), "zigbee-herdsman started (restored)"); n > 1 {
+		t.Errorf("the network was formed %d times, want once", n)
+	}
+}
+
+// z2mPID is the process id of the Zigbee2MQTT the supervisor started last.
+func z2mPID(t *testing.T, p *proc) int {
+	t.Helper()
+	m := regexp.MustCompile(`zigbee2mqtt started .*pid=(\d+)`).FindAllStringSubmatch(p.Output(), -1)
+	if m == nil {
+		t.Fatal("no \"zigbee2mqtt started\" line with a pid in the log")
+	}
+	pid, _ := strconv.Atoi(m[len(m)-1][1])
+	return pid
+}
+
+// waitResumed waits until Zigbee2MQTT has resumed the existing network n
+// times.
+func waitResumed(t *testing.T, p *proc, n int) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for strings.Count(p.Output(), "zigbee-herdsman started (resumed)") < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("Zigbee2MQTT did not resume the network (%d times wanted)", n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // waitConfigured waits until the sensor's reporting is configured, after
