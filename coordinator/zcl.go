@@ -9,6 +9,7 @@ import (
 // ZCL data types the simulated devices use.
 var typeIDs = map[string]byte{
 	"bool": 0x10, "bitmap8": 0x18, "bitmap16": 0x19, "uint8": 0x20, "uint16": 0x21, "uint24": 0x22, "uint32": 0x23,
+	"uint40": 0x24, "uint48": 0x25,
 	"int8": 0x28, "int16": 0x29, "int32": 0x2B, "enum8": 0x30, "enum16": 0x31, "string": 0x42,
 }
 
@@ -32,6 +33,10 @@ func typeSize(t byte) int {
 		return 3
 	case 0x23, 0x2B:
 		return 4
+	case 0x24:
+		return 5
+	case 0x25:
+		return 6
 	case 0xF0: // IEEE address
 		return 8
 	}
@@ -68,7 +73,7 @@ func decodeValue(r *reader, t byte) any {
 		return nil
 	}
 	raw := r.take(size)
-	if size > 4 {
+	if t == 0xF0 {
 		return append([]byte(nil), raw...)
 	}
 	var n uint64
@@ -318,6 +323,23 @@ func (d *device) clusterCommand(ep byte, cluster uint16, f zclFrame) (changed []
 }
 
 // report is a Report Attributes frame for attributes of one cluster.
+// changed is what the device sends when an attribute changes: an attribute
+// report, except for an IAS zone's status, which a zone announces with a Zone
+// Status Change Notification.
+func (d *device) changed(ep byte, cluster, id uint16) []byte {
+	if cluster == 0x0500 && id == 0x0002 {
+		zoneID, _ := d.attr(ep, 0x0500, 0x0011)
+		b := buf{}.u8(0x19).u8(d.nextTSN()).u8(0x00).u16(uint16(d.number(ep, cluster, id))).u8(0)
+		if zoneID != nil {
+			b = encodeValue(b, 0x20, zoneID.value)
+		} else {
+			b = b.u8(0xFF)
+		}
+		return b.u16(0)
+	}
+	return d.report(ep, cluster, []uint16{id})
+}
+
 func (d *device) report(ep byte, cluster uint16, ids []uint16) []byte {
 	b := buf{}.u8(0x18).u8(d.nextTSN()).u8(0x0A)
 	for _, id := range ids {

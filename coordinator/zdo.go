@@ -293,8 +293,9 @@ func (e *Emulator) Leave(ieee uint64) error {
 	return nil
 }
 
-// SetAttribute changes an attribute of a joined device and sends the
-// report a real device sends for it.
+// SetAttribute changes an attribute of a joined device, which announces the
+// change as a real one does: with an attribute report, or with a Zone Status
+// Change Notification for an IAS zone's status (0x0500/0x0002).
 func (e *Emulator) SetAttribute(ieee uint64, ep byte, cluster, attr uint16, value any) error {
 	e.mu.Lock()
 	d := e.joined(ieee)
@@ -311,7 +312,7 @@ func (e *Emulator) SetAttribute(ieee uint64, ep byte, cluster, attr uint16, valu
 		value = map[bool]float64{false: 0, true: 1}[b]
 	}
 	a.value = value
-	f := e.incoming(d, ep, 1, cluster, d.report(ep, cluster, []uint16{attr}))
+	f := e.incoming(d, ep, 1, cluster, d.changed(ep, cluster, attr))
 	e.mu.Unlock()
 	e.send(f)
 	return nil

@@ -87,7 +87,7 @@ func TestDaemon_EmbeddedVirtualNetwork(t *testing.T) {
 		}
 		models = append(models, `"model":"`+d.Model+`"`)
 	}
-	if len(models) < 10 {
+	if len(models) < 12 {
 		t.Fatalf("%d device descriptions, want the catalog's", len(models))
 	}
 	list := w.WaitFor(prefix+"meta/devices_list", func(m mqtttest.Msg) bool {
@@ -126,6 +126,52 @@ func TestDaemon_EmbeddedVirtualNetwork(t *testing.T) {
 		}
 		if got, _ := emu.Attribute(ieee(t, bulbIEEE), 1, c.cluster, c.attr); got != c.want {
 			t.Errorf("%s: the bulb's attribute 0x%04x/0x%04x = %v, want %v", c.id, c.cluster, c.attr, got, c.want)
+		}
+	}
+
+	// Every family reports, and obeys commands through the real echo.
+	for _, r := range []struct {
+		what, ieee    string
+		ep            byte
+		cluster, attr uint16
+		value         any
+		key           string
+		want          any
+	}{
+		{"contact", "0x00158d00054d6e7f", 1, 0x0006, 0x0000, false, "state.contact", true}, // closed: onOff 0
+		{"water leak", "0x00158d0003c2d1e0", 1, 0x0500, 0x0002, 1.0, "state.water_leak", true},
+		{"motion", "0x00124b0024c5d6e7", 1, 0x0500, 0x0002, 1.0, "state.occupancy", true},
+		{"metering", "0xa4c1382b9c0d1e2f", 1, 0x0b04, 0x050b, 120.0, "state.power_w", 120.0},
+		{"thermostat", "0x3425b4fffe1a2b3c", 1, 0x0201, 0x0000, 1975.0, "state.current_temp", 19.75},
+	} {
+		if err := emu.SetAttribute(ieee(t, r.ieee), r.ep, r.cluster, r.attr, r.value); err != nil {
+			t.Fatal(err)
+		}
+		w.WaitFor(prefix+"devices/"+r.ieee+"/state", hasField(r.key, r.want), 20*time.Second)
+	}
+	for _, c := range []struct {
+		what, ieee, values string
+		ep                 byte
+		cluster, attr      uint16
+		want               func(float64) bool
+	}{
+		{"colour xy", "0x0017880102a3b4c5", `{"rgb":"#00ff00"}`, 11, 0x0300, 0x0003, func(x float64) bool { return x < 20000 }},
+		{"hue and saturation", "0x0017880102a3b4c5", `{"color":{"hue":240,"saturation":100}}`, 11, 0x0300, 0x0001, equals(254)},
+		{"plug", "0xa4c1382b9c0d1e2f", `{"power":false}`, 1, 0x0006, 0x0000, equals(0)},
+		{"second gang", "0xa4c1385e6f7a8b9c", `{"power_l2":false}`, 2, 0x0006, 0x0000, equals(0)},
+		{"cover", "0xccccccfffe3d4e5f", `{"position":30}`, 1, 0x0102, 0x0008, equals(70)},
+		{"lock", "0x000d6f000c1d2e3f", `{"locked":false}`, 1, 0x0101, 0x0000, equals(2)},
+		{"setpoint", "0x3425b4fffe1a2b3c", `{"target_temp":22.5}`, 1, 0x0201, 0x0012, equals(2250)},
+		{"system mode", "0x3425b4fffe1a2b3c", `{"mode":"off"}`, 1, 0x0201, 0x001c, equals(0)},
+	} {
+		dev := prefix + "devices/" + c.ieee + "/"
+		w.Publish(dev+"cmd", `{"id":"`+c.what+`","values":`+c.values+`}`, false)
+		r := w.WaitFor(dev+"cmd/response", hasField("cmd_id", c.what), 20*time.Second)
+		if !strings.Contains(r.Payload, `"status":"success"`) {
+			t.Errorf("%s: %s", c.what, r.Payload)
+		}
+		if got, _ := emu.Attribute(ieee(t, c.ieee), c.ep, c.cluster, c.attr); !c.want(asNumber(got)) {
+			t.Errorf("%s: attribute 0x%04x/0x%04x of %s = %v", c.what, c.cluster, c.attr, c.ieee, got)
 		}
 	}
 
@@ -199,6 +245,10 @@ func waitResumed(t *testing.T, p *proc, n int) {
 	}
 }
 
+func equals(want float64) func(float64) bool {
+	return func(got float64) bool { return got == want }
+}
+
 // waitConfigured waits until the sensor's reporting is configured, after
 // its interview.
 func waitConfigured(t *testing.T, emu *coordinator.Emulator) {
@@ -210,4 +260,9 @@ func waitConfigured(t *testing.T, emu *coordinator.Emulator) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatal("the sensor's temperature reporting was never configured")
+}
+
+func asNumber(v any) float64 {
+	f, _ := v.(float64)
+	return f
 }

@@ -8,9 +8,10 @@
  *
  *   node coordinator/devices/gen.js [Z2M_DIR]      # default .cache/z2m
  *
- * Only devices without manufacturer-specific frames (Tuya, Xiaomi) are
- * written: their state lives in proprietary frames the emulator does not
- * speak.
+ * Devices whose state lives only in Tuya data points (cluster 0xEF00) are
+ * left out: the emulator does not speak them. Xiaomi and Tuya devices that
+ * report through standard clusters are written; their manufacturer-specific
+ * extras (the LUMI heartbeat) are not simulated.
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -20,14 +21,18 @@ const dir = path.resolve(process.argv[2] || path.join(root, '.cache', 'z2m'));
 const {Zcl} = require(path.join(dir, 'node_modules', 'zigbee-herdsman', 'dist', 'index.js'));
 const {devices} = require(path.join(root, 'test', 'catalog', 'devices.spec.js'));
 
-const typeNames = {16: 'bool', 24: 'bitmap8', 25: 'bitmap16', 32: 'uint8', 33: 'uint16', 34: 'uint24', 35: 'uint32',
+const typeNames = {16: 'bool', 24: 'bitmap8', 25: 'bitmap16', 32: 'uint8', 33: 'uint16', 34: 'uint24', 35: 'uint32', 36: 'uint40', 37: 'uint48',
     40: 'int8', 41: 'int16', 43: 'int32', 48: 'enum8', 49: 'enum16', 66: 'string'};
 const hex4 = (n) => '0x' + n.toString(16).padStart(4, '0');
-const skip = new Set(['LUMI', '_TZ']);
+// Attributes zigbee-herdsman-converters adds to standard clusters (lib/tuya.js).
+const convertersAttributes = {
+    genOnOff: {tuyaBacklightMode: {ID: 0x8001, type: 48}, moesStartUpOnOff: {ID: 0x8002, type: 48}},
+};
+const tuyaDataPoints = (d) => (d.script || []).some(([kind]) => kind === 'tuya');
 
 for (const d of devices) {
     const manuf = d.basic.manufacturerName || '';
-    if ([...skip].some((s) => manuf.startsWith(s))) continue;
+    if (tuyaDataPoints(d)) continue;
     const eps = d.endpoints.filter((e) => e.id !== 242);
     const first = eps[0].id;
     const attrs = {[first]: {genBasic: {}}};
@@ -54,10 +59,13 @@ for (const d of devices) {
                 const cluster = Zcl.Utils.getCluster(cname);
                 const entry = (table[hex4(cluster.ID)] = {});
                 for (const [aname, value] of Object.entries(values)) {
-                    const attr = cluster.attributes[aname] || Zcl.Utils.getClusterAttribute(cluster, aname, undefined);
+                    // A numeric name is a manufacturer attribute given as {value, type}.
+                    const attr = /^\d+$/.test(aname) ? {ID: Number(aname), type: value.type}
+                        : cluster.attributes[aname] || convertersAttributes[cname]?.[aname] ||
+                          Zcl.Utils.getClusterAttribute(cluster, aname, undefined);
                     const type = typeNames[attr.type];
                     if (!type) throw new Error(`${d.model}: ${cname}.${aname}: ZCL type ${attr.type} is not supported`);
-                    entry[hex4(attr.ID)] = [type, value];
+                    entry[hex4(attr.ID)] = [type, /^\d+$/.test(aname) ? value.value : value];
                 }
             }
             return {id: e.id, profile: e.profile, device: e.deviceId, in: e.in, out: e.out, attributes: table};
