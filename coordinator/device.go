@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -122,6 +123,26 @@ type faults struct {
 	code    byte // the status for status faults
 }
 
+// iasZoneDefaults gives an IAS Zone server the mandatory attributes a
+// description leaves out: zone state (not enrolled), zone status (clear)
+// and the CIE address (none), which zigbee-herdsman reads before enrolling.
+func iasZoneDefaults(ep *endpoint) {
+	zone := ep.attrs[0x0500]
+	if zone == nil {
+		zone = map[uint16]*attribute{}
+		ep.attrs[0x0500] = zone
+	}
+	for id, a := range map[uint16]attribute{
+		0x0000: {typ: 0x30, value: 0.0},
+		0x0002: {typ: 0x19, value: 0.0},
+		0x0010: {typ: 0xF0, value: make([]byte, 8)},
+	} {
+		if zone[id] == nil {
+			zone[id] = &a
+		}
+	}
+}
+
 func (d Description) compile() (*device, error) {
 	ieee, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(d.IEEE), "0x"), 16, 64)
 	if err != nil || d.IEEE == "" {
@@ -158,6 +179,9 @@ func (d Description) compile() (*device, error) {
 				}
 				ep.attrs[uint16(c)][uint16(a)] = &attribute{typ: typ, value: v}
 			}
+		}
+		if slices.Contains(e.In, 0x0500) {
+			iasZoneDefaults(ep)
 		}
 		dev.eps[e.ID] = ep
 		dev.epOrder = append(dev.epOrder, e.ID)

@@ -322,7 +322,6 @@ func (d *device) clusterCommand(ep byte, cluster uint16, f zclFrame) (changed []
 	return changed, statusSuccess
 }
 
-// report is a Report Attributes frame for attributes of one cluster.
 // changed is what the device sends when an attribute changes: an attribute
 // report, except for an IAS zone's status, which a zone announces with a Zone
 // Status Change Notification.
@@ -340,6 +339,7 @@ func (d *device) changed(ep byte, cluster, id uint16) []byte {
 	return d.report(ep, cluster, []uint16{id})
 }
 
+// report is a Report Attributes frame for attributes of one cluster.
 func (d *device) report(ep byte, cluster uint16, ids []uint16) []byte {
 	b := buf{}.u8(0x18).u8(d.nextTSN()).u8(0x0A)
 	for _, id := range ids {

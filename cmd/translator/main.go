@@ -71,6 +71,9 @@ type command struct {
 	run                 func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
+// commandDetails is more text for a subcommand's -h, after its summary.
+var commandDetails = map[string]string{"sandbox": sandboxModes}
+
 // commands returns the subcommands in the order `translator help` lists
 // them.
 func commands() []command {
@@ -81,7 +84,7 @@ func commands() []command {
 		{"replay", "[flags] DIR...", "run recorded fixtures through the rules and compare the publications",
 			func(_ context.Context, args []string, stdout, _ io.Writer) error { return runReplay(args, stdout) }},
 		{"record", "[flags] DIR", "record live Zigbee2MQTT traffic into a fixture", runRecord},
-		{"sandbox", "[flags]", "try it without hardware: broker, simulated Zigbee2MQTT and translator in one process", runSandbox},
+		{"sandbox", "[flags]", "try it without hardware: a broker, a Zigbee network and the translator in one command", runSandbox},
 		{"coordinator", "[flags]", "run the emulated Z-Stack coordinator with simulated devices, for Zigbee2MQTT over tcp://", runCoordinator},
 		{"pack", "export DIR", "write the built-in mapping pack into DIR, for editing",
 			func(_ context.Context, args []string, stdout, _ io.Writer) error { return runPack(args, stdout) }},
@@ -148,6 +151,9 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		for _, c := range commands() {
 			if c.name == fs.Name() {
 				fmt.Fprintf(stdout, "Usage: translator %s %s\n\n%s.\n", c.name, c.args, strings.ToUpper(c.summary[:1])+c.summary[1:])
+				if more := commandDetails[c.name]; more != "" {
+					fmt.Fprintf(stdout, "\n%s", more)
+				}
 			}
 		}
 		n := 0

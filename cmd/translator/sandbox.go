@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -17,11 +19,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iot2mqtt/zigbee2mqtt-translator/coordinator"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/daemon"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/replay"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/ruleset"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/mapping"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/transport"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/upstream"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -32,23 +36,43 @@ import (
 //go:embed sandbox.jsonl
 var sandboxFixture []byte
 
-// runSandbox starts an embedded broker (unless -broker is given), a
-// simulated Zigbee2MQTT driven by a fixture, and the translator, and prints
-// the translated traffic.
+// sandboxModes is the sandbox's -h text on its two modes.
+var sandboxModes = `Two modes:
+  virtual network (default)  the real Zigbee2MQTT ` + upstream.Z2MVersion + ` on the emulated Z-Stack coordinator with
+                             the built-in device descriptions; the translator runs embedded, as in
+                             the container. Zigbee2MQTT is installed from npm on first use
+                             (upstream/install.sh: needs Node.js and npm; without them the sandbox
+                             says so and runs the scripted mode).
+  scripted (-scripted)       a simulated Zigbee2MQTT plays recorded messages (-fixture, or a
+                             built-in demo) and echoes commands; needs nothing but Go.
+`
+
+// runSandbox starts an embedded broker (unless -broker is given) and the
+// translator with one of two Zigbee2MQTTs: by default the real, pinned
+// Zigbee2MQTT on a virtual network (the emulated coordinator and its
+// devices), or with -scripted (or -fixture) a simulated Zigbee2MQTT that
+// plays recorded messages. It prints the translated traffic.
 func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sandbox")
 	brokerFlag := fs.String("broker", "", "use this broker (mqtt://host:port) instead of the embedded one")
 	listen := fs.String("listen", "127.0.0.1:1883", "embedded broker address (a free port is used when busy)")
-	fixture := fs.String("fixture", "", "input.jsonl (or fixture directory) for the simulated network (default: a built-in demo network)")
+	scripted := fs.Bool("scripted", false, "play recorded Zigbee2MQTT messages instead of running the real Zigbee2MQTT")
+	control := fs.String("control", "127.0.0.1:6639", "the virtual coordinator's control interface (a free port is used when busy)")
+	fixture := fs.String("fixture", "", "scripted mode: input.jsonl (or fixture directory) to play (default: a built-in demo network)")
 	quiet := fs.Bool("quiet", false, "do not print translated traffic")
 	mappingsDir := fs.String("mappings", ruleset.DefaultDir(os.Getenv), "the custom mapping files' folder, on top of the built-in pack; a fixture's own mappings/ takes its place")
 	replacePack := fs.Bool("replace-pack", false, "leave the built-in pack out: only the custom files apply")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
-	lines, dir, err := sandboxLines(*fixture)
-	if err != nil {
-		return err
+	if *fixture != "" {
+		*scripted = true
+	}
+	if !*scripted {
+		if err := ensureZigbee2MQTT(ctx, stderr); err != nil {
+			fmt.Fprintf(stderr, "sandbox: %v\nsandbox: running the scripted mode instead (translator sandbox -scripted), which plays recorded Zigbee2MQTT messages\n\n", err)
+			*scripted = true
+		}
 	}
 	brokerURL := *brokerFlag
 	if brokerURL == "" {
@@ -71,48 +95,230 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := os.MkdirAll(filepath.Join(home, "instances"), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(home, "instances", "sandbox.json"), []byte(`{"instance_id":"sandbox","connector_type":"zigbee2mqtt","connection":{},"devices":[]}`), 0o644); err != nil {
-		return err
-	}
-
-	sim, err := startSimulator(ctx, u.Host, lines)
-	if err != nil {
-		return err
-	}
-	defer sim.close()
-
-	port, _ := strconv.Atoi(u.Port())
 	cfg := &daemon.Config{Version: version, InstanceName: "sandbox", Home: home, BrokerURL: &url.URL{Scheme: "mqtt", Host: u.Host}, BaseTopic: "IoT2mqtt",
 		ClientPrefix: "iot2mqtt", QoS: 1, Retain: true, KeepAlive: 30, LogLevel: "WARNING", LogFormat: "console",
 		MappingsDir: *mappingsDir, ReplacePack: *replacePack}
-	if dir != "" {
-		cfg.MappingsDir = ruleset.FixtureDir(dir, cfg.MappingsDir)
+	port, _ := strconv.Atoi(u.Port())
+	watch := fmt.Sprintf("mosquitto_sub -h %s -p %d -t 'IoT2mqtt/#' -v", u.Hostname(), port)
+	pub := fmt.Sprintf("mosquitto_pub -h %s -p %d -t 'IoT2mqtt/v1/instances/sandbox/devices/", u.Hostname(), port)
+
+	var d *daemon.Daemon
+	var stop func()
+	if *scripted {
+		d, stop, err = startScripted(ctx, cfg, *fixture, u.Host, watch, pub, stdout, stderr)
+	} else {
+		d, stop, err = startVirtualNetwork(ctx, cfg, *control, u.Host, watch, pub, stdout, stderr)
 	}
-	log := daemon.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
-	d, err := daemon.New(cfg, log)
 	if err != nil {
 		return err
 	}
-	devs := sim.deviceIEEEs()
-	example, values := "<ieee>", `{"power":"toggle"}`
-	if ieee, v, ok := suggestCommand(d.Rules(), sim.devices); ok {
-		example, values = ieee, v
-	}
-	fmt.Fprintf(stdout, `translator sandbox
-  broker:     %s
-  watch:      mosquitto_sub -h %s -p %d -t 'IoT2mqtt/#' -v
-  command:    mosquitto_pub -h %s -p %d -t 'IoT2mqtt/v1/instances/sandbox/devices/%s/cmd' -m '{"id":"1","values":%s}'
-  devices:    %s
-  rules:      %s
-  Ctrl-C stops everything.
-
-`, brokerURL, u.Hostname(), port, u.Hostname(), port, example, values, strings.Join(devs, " "), d.RulesSummary())
+	defer stop()
 	if !*quiet {
 		if err := watchTraffic(ctx, u.Host, stdout); err != nil {
 			return err
 		}
 	}
 	return d.Run(ctx)
+}
+
+// startScripted starts the simulated Zigbee2MQTT and a translator-only
+// daemon for it, and prints the instructions. stop ends the simulator.
+func startScripted(ctx context.Context, cfg *daemon.Config, fixture, host, watch, pub string, stdout, stderr io.Writer) (d *daemon.Daemon, stop func(), err error) {
+	lines, dir, err := sandboxLines(fixture)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := os.WriteFile(cfg.InstancePath(), []byte(`{"instance_id":"sandbox","connector_type":"zigbee2mqtt","connection":{},"devices":[]}`), 0o644); err != nil {
+		return nil, nil, err
+	}
+	sim, err := startSimulator(ctx, host, lines)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dir != "" {
+		cfg.MappingsDir = ruleset.FixtureDir(dir, cfg.MappingsDir)
+	}
+	if d, err = daemon.New(cfg, daemon.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)); err != nil {
+		sim.close()
+		return nil, nil, err
+	}
+	example, values := "<ieee>", `{"power":"toggle"}`
+	if ieee, v, ok := suggestCommand(d.Rules(), sim.devices); ok {
+		example, values = ieee, v
+	}
+	fmt.Fprintf(stdout, `translator sandbox (scripted: a simulated Zigbee2MQTT plays recorded messages)
+  broker:     mqtt://%s
+  watch:      %s
+  command:    %s%s/cmd' -m '{"id":"1","values":%s}'
+  devices:    %s
+  rules:      %s
+  Ctrl-C stops everything.
+
+`, host, watch, pub, example, values, strings.Join(sim.deviceIEEEs(), " "), d.RulesSummary())
+	return d, sim.close, nil
+}
+
+// sandboxLight is the IKEA bulb of the built-in device descriptions
+// (coordinator/devices/ikea-led1545g12.json); sandboxSensor the SONOFF
+// temperature sensor.
+const (
+	sandboxLight  = "0x000d6ffffe4b5c6d"
+	sandboxSensor = "0x00124b0022a3b4c5"
+)
+
+// startVirtualNetwork starts the emulated coordinator with the built-in
+// devices and its control interface, and an embedded daemon that runs the
+// real Zigbee2MQTT on it. Once Zigbee2MQTT is up, it permits joining and
+// lets every device join. It prints the instructions. stop ends the
+// coordinator, after the daemon has stopped Zigbee2MQTT.
+func startVirtualNetwork(ctx context.Context, cfg *daemon.Config, controlAddr, host, watch, pub string, stdout, stderr io.Writer) (d *daemon.Daemon, stop func(), err error) {
+	descs, err := coordinator.LoadDescriptions(coordinator.Builtin, "devices")
+	if err != nil {
+		return nil, nil, err
+	}
+	emu, err := coordinator.New(coordinator.Config{Listen: "127.0.0.1:0", StatePath: filepath.Join(cfg.Home, "coordinator.json"), Devices: descs})
+	if err != nil {
+		return nil, nil, err
+	}
+	emuCtx, cancel := context.WithCancel(context.Background())
+	if err := emu.Start(emuCtx); err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	ln, err := listenOrFree(controlAddr)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	srv := &http.Server{Handler: emu.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	stop = func() {
+		_ = srv.Close()
+		cancel()
+		emu.Wait()
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+
+	instance := `{"instance_id":"sandbox","connector_type":"zigbee2mqtt","connection":{"serial_port":"tcp://` + emu.Addr() +
+		`","adapter":"zstack","z2m_log_level":"warning","data_dir":"` + filepath.Join(cfg.Home, "data") + `"}}`
+	if err = os.WriteFile(cfg.InstancePath(), []byte(instance), 0o644); err != nil {
+		return nil, nil, err
+	}
+	if d, err = daemon.New(cfg, daemon.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)); err != nil {
+		return nil, nil, err
+	}
+	if err = joinAll(ctx, host, emu, stderr); err != nil {
+		return nil, nil, err
+	}
+	ctl := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, `translator sandbox (virtual network: the real Zigbee2MQTT %s on an emulated Z-Stack coordinator)
+  broker:       mqtt://%s
+  coordinator:  tcp://%s, control %s (GET /devices)
+  watch:        %s
+  permit join:  %sbridge/cmd' -m '{"id":"pj","values":{"permit_join":254}}'
+  join:         curl -s -XPOST %s/join -d '{"ieee":"%s"}'       (leave: %s/leave)
+  report:       curl -s -XPOST %s/set -d '{"ieee":"%s","endpoint":1,"cluster":"0x0402","attribute":"0x0000","value":2250}'
+  command:      %s%s/cmd' -m '{"id":"1","values":{"power":"toggle"}}'
+  devices:      %d described; once Zigbee2MQTT is up, the sandbox permits joining and they all join
+  rules:        %s
+  Ctrl-C stops everything.
+
+`, upstream.Z2MVersion, host, emu.Addr(), ctl, watch, pub, ctl, sandboxSensor, ctl, ctl, sandboxSensor, pub, sandboxLight, len(descs), d.RulesSummary())
+	return d, stop, nil
+}
+
+// joinAll waits for the bridge to come online, permits joining through the
+// IoT2MQTT bridge device as the platform would, and lets every described
+// device join.
+func joinAll(ctx context.Context, host string, emu *coordinator.Emulator, stderr io.Writer) error {
+	online := make(chan struct{})
+	var once sync.Once
+	cli, err := transport.Dial(ctx, &url.URL{Scheme: "mqtt", Host: host}, "sandbox-joiner", "", "", func(m transport.Message) {
+		if gjson.GetBytes(m.Payload, "bridge_online").Bool() {
+			once.Do(func() { close(online) })
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("sandbox joiner: %w", err)
+	}
+	if err := cli.Subscribe(ctx, transport.Filter{Topic: "IoT2mqtt/v1/instances/sandbox/meta/info", QoS: 1}); err != nil {
+		return err
+	}
+	go func() {
+		defer cli.Close()
+		select {
+		case <-ctx.Done():
+			return
+		case <-online:
+		}
+		_ = cli.Publish(ctx, transport.Message{Topic: "IoT2mqtt/v1/instances/sandbox/devices/bridge/cmd", Payload: []byte(`{"id":"sandbox","values":{"permit_join":254}}`), QoS: 1})
+		for _, dev := range emu.Devices() {
+			if dev.Joined {
+				continue
+			}
+			ieee, _ := coordinator.ParseIEEE(dev.IEEE)
+			// Joining opens when Zigbee2MQTT's permit join reaches the coordinator.
+			for err := emu.Join(ieee); err != nil; err = emu.Join(ieee) {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(200 * time.Millisecond):
+				}
+			}
+			fmt.Fprintf(stderr, "sandbox: %s (%s) joined\n", dev.IEEE, dev.Model)
+		}
+	}()
+	return nil
+}
+
+// ensureZigbee2MQTT finds the pinned Zigbee2MQTT, installing it with
+// upstream/install.sh on first use. It fails, saying why, where it cannot.
+func ensureZigbee2MQTT(ctx context.Context, stderr io.Writer) error {
+	if dir, err := upstream.FindInstallDir(); err == nil {
+		return os.Setenv(upstream.InstallDirEnv, dir)
+	}
+	script := findUp(filepath.Join("upstream", "install.sh"))
+	if script == "" {
+		return fmt.Errorf("Zigbee2MQTT %s is not installed: run the sandbox from a checkout (it installs it with upstream/install.sh), or set %s", upstream.Z2MVersion, upstream.InstallDirEnv)
+	}
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("Zigbee2MQTT %s is not installed, and installing it needs Node.js and npm: %s is not on PATH", upstream.Z2MVersion, tool)
+		}
+	}
+	fmt.Fprintf(stderr, "sandbox: installing Zigbee2MQTT %s from npm into .cache/z2m (once; a minute or two)\n", upstream.Z2MVersion)
+	cmd := exec.CommandContext(ctx, "sh", script)
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("install Zigbee2MQTT: %w", err)
+	}
+	dir, err := upstream.FindInstallDir()
+	if err != nil {
+		return err
+	}
+	return os.Setenv(upstream.InstallDirEnv, dir)
+}
+
+// findUp looks for rel in the working directory and its parents.
+func findUp(rel string) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, rel)); err == nil {
+			return filepath.Join(dir, rel)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
 }
 
 // sandboxLines reads the messages the simulator plays: the built-in demo
@@ -143,17 +349,12 @@ func sandboxLines(path string) (lines []replay.Line, dir string, err error) {
 // startEmbeddedBroker runs an in-process MQTT broker; it listens on addr,
 // or on a free loopback port when addr is taken.
 func startEmbeddedBroker(addr string) (string, func(), error) {
-	if ln, err := net.Listen("tcp", addr); err == nil {
-		addr = ln.Addr().String() // port 0: the one the system chose
-		ln.Close()
-	} else {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return "", nil, err
-		}
-		addr = ln.Addr().String()
-		ln.Close()
+	ln, err := listenOrFree(addr)
+	if err != nil {
+		return "", nil, err
 	}
+	addr = ln.Addr().String()
+	ln.Close()
 	srv := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
 		return "", nil, err
@@ -170,6 +371,15 @@ func startEmbeddedBroker(addr string) (string, func(), error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return addr, func() { _ = srv.Close() }, nil
+}
+
+// listenOrFree listens on addr, or on a free loopback port when addr is
+// taken.
+func listenOrFree(addr string) (net.Listener, error) {
+	if ln, err := net.Listen("tcp", addr); err == nil {
+		return ln, nil
+	}
+	return net.Listen("tcp", "127.0.0.1:0")
 }
 
 // watchTraffic prints every IoT2MQTT publication, one line each.

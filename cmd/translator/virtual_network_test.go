@@ -102,7 +102,7 @@ func TestDaemon_EmbeddedVirtualNetwork(t *testing.T) {
 	// A report becomes state: the sensor's temperature (configured for
 	// reporting by the definition's configure) arrives as °C.
 	sensorState := prefix + "devices/" + sensorIEEE + "/state"
-	waitConfigured(t, emu)
+	waitConfigured(t, emu, sensorIEEE, 1, 0x0402, 0x0000)
 	if err := emu.SetAttribute(ieee(t, sensorIEEE), 1, 0x0402, 0x0000, 1850.0); err != nil {
 		t.Fatal(err)
 	}
@@ -137,13 +137,17 @@ func TestDaemon_EmbeddedVirtualNetwork(t *testing.T) {
 		value         any
 		key           string
 		want          any
+		configured    bool // the definition configures reporting of the attribute
 	}{
-		{"contact", "0x00158d00054d6e7f", 1, 0x0006, 0x0000, false, "state.contact", true}, // closed: onOff 0
-		{"water leak", "0x00158d0003c2d1e0", 1, 0x0500, 0x0002, 1.0, "state.water_leak", true},
-		{"motion", "0x00124b0024c5d6e7", 1, 0x0500, 0x0002, 1.0, "state.occupancy", true},
-		{"metering", "0xa4c1382b9c0d1e2f", 1, 0x0b04, 0x050b, 120.0, "state.power_w", 120.0},
-		{"thermostat", "0x3425b4fffe1a2b3c", 1, 0x0201, 0x0000, 1975.0, "state.current_temp", 19.75},
+		{"contact", "0x00158d00054d6e7f", 1, 0x0006, 0x0000, false, "state.contact", true, false}, // closed: onOff 0
+		{"water leak", "0x00158d0003c2d1e0", 1, 0x0500, 0x0002, 1.0, "state.water_leak", true, false},
+		{"motion", "0x00124b0024c5d6e7", 1, 0x0500, 0x0002, 1.0, "state.occupancy", true, false},
+		{"metering", "0xa4c1382b9c0d1e2f", 1, 0x0b04, 0x050b, 120.0, "state.power_w", 120.0, true},
+		{"thermostat", "0x3425b4fffe1a2b3c", 1, 0x0201, 0x0000, 1975.0, "state.current_temp", 19.75, true},
 	} {
+		if r.configured {
+			waitConfigured(t, emu, r.ieee, r.ep, r.cluster, r.attr)
+		}
 		if err := emu.SetAttribute(ieee(t, r.ieee), r.ep, r.cluster, r.attr, r.value); err != nil {
 			t.Fatal(err)
 		}
@@ -172,6 +176,16 @@ func TestDaemon_EmbeddedVirtualNetwork(t *testing.T) {
 		}
 		if got, _ := emu.Attribute(ieee(t, c.ieee), c.ep, c.cluster, c.attr); !c.want(asNumber(got)) {
 			t.Errorf("%s: attribute 0x%04x/0x%04x of %s = %v", c.what, c.cluster, c.attr, c.ieee, got)
+		}
+	}
+
+	// Every device was interviewed and configured without an error.
+	if n := w.Count("IoT2mqtt/v1/global/events", hasField("event", "device_interview_failed")); n > 0 {
+		t.Errorf("%d device_interview_failed events", n)
+	}
+	for _, bad := range []string{"Interview failed", "Failed to configure"} {
+		if i := strings.Index(p.Output(), bad); i >= 0 {
+			t.Errorf("Zigbee2MQTT logged %q", p.Output()[i:min(len(p.Output()), i+300)])
 		}
 	}
 
@@ -249,17 +263,19 @@ func equals(want float64) func(float64) bool {
 	return func(got float64) bool { return got == want }
 }
 
-// waitConfigured waits until the sensor's reporting is configured, after
-// its interview.
-func waitConfigured(t *testing.T, emu *coordinator.Emulator) {
+// waitConfigured waits until the definition's configure, after the
+// interview, has configured reporting of the attribute: a real device
+// reports only then, and Zigbee2MQTT is ready for the report.
+func waitConfigured(t *testing.T, emu *coordinator.Emulator, dev string, ep byte, cluster, attr uint16) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if emu.Reporting(ieee(t, sensorIEEE), 1, 0x0402, 0x0000) {
+		if emu.Reporting(ieee(t, dev), ep, cluster, attr) {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatal("the sensor's temperature reporting was never configured")
+	t.Fatalf("reporting of 0x%04x/0x%04x on %s was never configured", cluster, attr, dev)
 }
 
 func asNumber(v any) float64 {

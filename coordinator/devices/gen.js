@@ -24,9 +24,15 @@ const {devices} = require(path.join(root, 'test', 'catalog', 'devices.spec.js'))
 const typeNames = {16: 'bool', 24: 'bitmap8', 25: 'bitmap16', 32: 'uint8', 33: 'uint16', 34: 'uint24', 35: 'uint32', 36: 'uint40', 37: 'uint48',
     40: 'int8', 41: 'int16', 43: 'int32', 48: 'enum8', 49: 'enum16', 66: 'string'};
 const hex4 = (n) => '0x' + n.toString(16).padStart(4, '0');
-// Attributes zigbee-herdsman-converters adds to standard clusters (lib/tuya.js).
+// Attributes zigbee-herdsman-converters adds to standard clusters (lib/tuya.js, lib/philips.js).
 const convertersAttributes = {
     genOnOff: {tuyaBacklightMode: {ID: 0x8001, type: 48}, moesStartUpOnOff: {ID: 0x8002, type: 48}},
+    msOccupancySensing: {motionSensitivity: {ID: 0x0030, type: 32}},
+};
+// Attributes a definition's configure reads that the catalog's answers leave
+// out (the catalog's fake adapter answers every read).
+const configureReads = {
+    '9290012607': {2: {msOccupancySensing: {motionSensitivity: 2}}},
 };
 const tuyaDataPoints = (d) => (d.script || []).some(([kind]) => kind === 'tuya');
 
@@ -43,9 +49,11 @@ for (const d of devices) {
         attrs[ep] = attrs[ep] || {};
         attrs[ep][cluster] = {...values, ...(attrs[ep][cluster] || {})};
     }
-    for (const [ep, clusters] of Object.entries(d.attrs || {})) {
-        attrs[ep] = attrs[ep] || {};
-        for (const [c, values] of Object.entries(clusters)) attrs[ep][c] = {...(attrs[ep][c] || {}), ...values};
+    for (const table of [d.attrs, configureReads[d.model]]) {
+        for (const [ep, clusters] of Object.entries(table || {})) {
+            attrs[ep] = attrs[ep] || {};
+            for (const [c, values] of Object.entries(clusters)) attrs[ep][c] = {...(attrs[ep][c] || {}), ...values};
+        }
     }
     const out = {
         model: d.model,
