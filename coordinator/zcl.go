@@ -196,8 +196,13 @@ func (d *device) handleZCL(ep byte, cluster uint16, f zclFrame) (answers [][]byt
 				r.take(max(typeSize(t), 1))
 			}
 			d.reporting[attrKey{ep, cluster, id}] = true
+			// A device reports a newly configured attribute at once, as
+			// real ones do, so its state is known after pairing.
+			if _, ok := d.attr(ep, cluster, id); ok {
+				changed = append(changed, attrKey{ep, cluster, id})
+			}
 		}
-		return [][]byte{f.reply(false, 0x07, []byte{statusSuccess})}, nil
+		return [][]byte{f.reply(false, 0x07, []byte{statusSuccess})}, changed
 	case 0x0B, 0x01, 0x04, 0x07, 0x0A: // responses and reports: nothing to answer
 		return nil, nil
 	}

@@ -96,7 +96,7 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	cfg := &daemon.Config{Version: version, InstanceName: "sandbox", Home: home, BrokerURL: &url.URL{Scheme: "mqtt", Host: u.Host}, BaseTopic: "IoT2mqtt",
-		ClientPrefix: "iot2mqtt", QoS: 1, Retain: true, KeepAlive: 30, LogLevel: "WARNING", LogFormat: "console",
+		ClientPrefix: "iot2mqtt", QoS: 1, Retain: true, KeepAlive: 30, LogLevel: sandboxLogLevel(), LogFormat: "console",
 		MappingsDir: *mappingsDir, ReplacePack: *replacePack}
 	port, _ := strconv.Atoi(u.Port())
 	watch := fmt.Sprintf("mosquitto_sub -h %s -p %d -t 'IoT2mqtt/#' -v", u.Hostname(), port)
@@ -222,12 +222,13 @@ func startVirtualNetwork(ctx context.Context, cfg *daemon.Config, controlAddr, h
   permit join:  %sbridge/cmd' -m '{"id":"pj","values":{"permit_join":254}}'
   join:         curl -s -XPOST %s/join -d '{"ieee":"%s"}'       (leave: %s/leave)
   report:       curl -s -XPOST %s/set -d '{"ieee":"%s","endpoint":1,"cluster":"0x0402","attribute":"0x0000","value":2250}'
-  command:      %s%s/cmd' -m '{"id":"1","values":{"power":"toggle"}}'
+  command:      %s%s/cmd' -m '{"id":"1","values":{"power":false}}'
+  toggle:       %s%s/cmd' -m '{"id":"2","values":{"power":"toggle"}}'
   devices:      %d described; once Zigbee2MQTT is up, the sandbox permits joining and they all join
   rules:        %s
   Ctrl-C stops everything.
 
-`, upstream.Z2MVersion, host, emu.Addr(), ctl, watch, pub, ctl, sandboxSensor, ctl, ctl, sandboxSensor, pub, sandboxLight, len(descs), d.RulesSummary())
+`, upstream.Z2MVersion, host, emu.Addr(), ctl, watch, pub, ctl, sandboxSensor, ctl, ctl, sandboxSensor, pub, sandboxLight, pub, sandboxLight, len(descs), d.RulesSummary())
 	return d, stop, nil
 }
 
@@ -587,4 +588,13 @@ func merge(prev []byte, next json.RawMessage) []byte {
 		return true
 	})
 	return out
+}
+
+// sandboxLogLevel is LOG_LEVEL when set, else WARNING: the sandbox shows
+// the traffic, and its log only what needs attention.
+func sandboxLogLevel() string {
+	if l := os.Getenv("LOG_LEVEL"); l != "" {
+		return strings.ToUpper(l)
+	}
+	return "WARNING"
 }
