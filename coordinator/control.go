@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,7 +20,9 @@ type ControlRequest struct {
 	Cluster   string `json:"cluster"`   // "0x0402" or "1026"
 	Attribute string `json:"attribute"` // "0x0000"
 	Value     any    `json:"value"`
-	Kind      string `json:"kind"` // fault: confirm, silent, status
+	Command   byte   `json:"command"` // command: the cluster command id
+	Payload   string `json:"payload"` // command: its ZCL payload in hex
+	Kind      string `json:"kind"`    // fault: confirm, silent, status
 	Count     int    `json:"count"`
 	Code      byte   `json:"code"`
 }
@@ -54,6 +57,8 @@ func (e *Emulator) Devices() []DeviceInfo {
 //	POST /leave   {"ieee"}             a device leaves
 //	POST /set     {"ieee","endpoint","cluster","attribute","value"}
 //	                                   an attribute changes and is reported
+//	POST /command {"ieee","endpoint","cluster","command","payload"}
+//	                                   the device sends a cluster command (a button press)
 //	POST /fault   {"ieee","kind","count","code"}
 //	                                   the next count frames fail (confirm, silent, status)
 //	POST /drop                         the coordinator drops zigbee-herdsman's connection
@@ -92,6 +97,17 @@ func (e *Emulator) Handler() http.Handler {
 	mux.HandleFunc("POST /leave", do(func(ieee uint64, _ ControlRequest) error { return e.Leave(ieee) }))
 	mux.HandleFunc("POST /fault", do(func(ieee uint64, req ControlRequest) error {
 		return e.Fault(ieee, req.Kind, req.Count, req.Code)
+	}))
+	mux.HandleFunc("POST /command", do(func(ieee uint64, req ControlRequest) error {
+		c, err := strconv.ParseUint(req.Cluster, 0, 16)
+		if err != nil {
+			return fmt.Errorf("cluster %q must be a number", req.Cluster)
+		}
+		payload, err := hex.DecodeString(req.Payload)
+		if err != nil {
+			return fmt.Errorf("payload %q must be hex", req.Payload)
+		}
+		return e.Command(ieee, max(req.Endpoint, 1), uint16(c), req.Command, payload)
 	}))
 	mux.HandleFunc("POST /set", do(func(ieee uint64, req ControlRequest) error {
 		c, err1 := strconv.ParseUint(req.Cluster, 0, 16)

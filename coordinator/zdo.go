@@ -318,6 +318,27 @@ func (e *Emulator) SetAttribute(ieee uint64, ep byte, cluster, attr uint16, valu
 	return nil
 }
 
+// Command makes a joined device send a cluster command to the
+// coordinator, as a remote does when a button is pressed: cmd and payload
+// are the command id and its ZCL payload.
+func (e *Emulator) Command(ieee uint64, ep byte, cluster uint16, cmd byte, payload []byte) error {
+	e.mu.Lock()
+	d := e.joined(ieee)
+	if d == nil {
+		e.mu.Unlock()
+		return fmt.Errorf("command 0x%016x: %w", ieee, errNoDevice)
+	}
+	if d.eps[ep] == nil {
+		e.mu.Unlock()
+		return fmt.Errorf("command %s: no endpoint %d", d.desc.IEEE, ep)
+	}
+	zcl := buf{}.u8(0x11).u8(d.nextTSN()).u8(cmd).bytes(payload) // cluster-specific, client to server, no default response
+	f := e.incoming(d, ep, 1, cluster, zcl)
+	e.mu.Unlock()
+	e.send(f)
+	return nil
+}
+
 // Fault injects a failure into the next count frames to a device: "confirm"
 // fails their data confirm (MAC_NO_ACK), "silent" leaves them unanswered,
 // "status" answers cluster commands with the ZCL status code.

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/mqtttest"
+	"github.com/tidwall/gjson"
 )
 
 // The tests drive the real binary against a real Mosquitto, the way the
@@ -83,20 +84,25 @@ func (p *proc) Output() string {
 }
 
 // startTranslator runs the binary with the platform's environment and an
-// instance JSON; env entries override the defaults.
+// instance JSON, as the instance its instance_id names (default zb1); env
+// entries override the defaults.
 func startTranslator(t *testing.T, b *mqtttest.Broker, instanceJSON string, env ...string) *proc {
 	t.Helper()
 	home := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(home, "instances"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(home, "instances", "zb1.json"), []byte(instanceJSON), 0o644); err != nil {
+	id := "zb1"
+	if v := gjson.Get(instanceJSON, "instance_id").String(); v != "" {
+		id = v
+	}
+	if err := os.WriteFile(filepath.Join(home, "instances", id+".json"), []byte(instanceJSON), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(binary)
 	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
-		"INSTANCE_NAME=zb1",
+		"INSTANCE_NAME=" + id,
 		"IOT2MQTT_PATH=" + home,
 		"MQTT_HOST=127.0.0.1",
 		"MQTT_PORT=" + strconv.Itoa(b.Port),

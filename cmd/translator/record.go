@@ -36,8 +36,13 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{fmt.Sprintf("-broker %q is not a URL like mqtt://host:1883", *brokerFlag)}
 	}
 	rec := &recorder{start: time.Now()}
+	// Zigbee2MQTT's cluster catalogue (about 200 KB, retained) is left out:
+	// the translator never reads it.
+	skip := *z2mTopic + "/bridge/definitions"
 	cli, err := transport.Dial(ctx, u, fmt.Sprintf("translator-record-%d", os.Getpid()), *user, *pass, func(p transport.Message) {
-		rec.add(p.Topic, p.Payload, p.QoS, p.Retain)
+		if p.Topic != skip {
+			rec.add(p.Topic, p.Payload, p.QoS, p.Retain)
+		}
 	})
 	if err != nil {
 		return fmt.Errorf("record: %w", err)

@@ -21,6 +21,7 @@ func TestRecordThenReplay(t *testing.T) {
 	z2m := mqtttest.Connect(t, b.Addr, "fake-z2m")
 	z2m.Publish("zigbee2mqtt/bridge/info", `{"version":"2.14.1","config":{"advanced":{"network_key":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16],"pan_id":6754}}}`, true)
 	z2m.Publish("zigbee2mqtt/bridge/devices", readFile(t, "../../translate/testdata/light_devices.json"), true)
+	z2m.Publish("zigbee2mqtt/bridge/definitions", `{"clusters":{"genBasic":{"ID":0}},"custom_clusters":{}}`, true)
 	dir := filepath.Join(t.TempDir(), "fixture")
 	rec := exec.Command(binary, "record", "-broker", "mqtt://"+b.Addr, "-duration", "2s", "-commands", "IoT2mqtt", "-anonymize", dir)
 	out := &strings.Builder{}
@@ -39,7 +40,7 @@ func TestRecordThenReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := string(input)
-	for _, leak := range []string{lampIEEE, lampName, "[1,2,3,4"} {
+	for _, leak := range []string{lampIEEE, lampName, "[1,2,3,4", "bridge/definitions"} {
 		if strings.Contains(text, leak) {
 			t.Errorf("recording still contains %q", leak)
 		}

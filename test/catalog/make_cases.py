@@ -101,33 +101,6 @@ def case(name, slugs, note):
 
 
 # Lights.
-c = case("ikea-bulb-dim-and-colour-temperature", ["ikea_led1545g12"],
-         "IKEA TRADFRI LED1545G12: state, brightness 0-254 → 0-100, mired → Kelvin; power and brightness commands confirmed by the echo")
-c.states(0)
-c.cmd(0, {"power": False}, "c-off")
-c.echo(0, 0)
-c.cmd(0, {"power": True, "brightness": 50}, "c-dim")
-c.echo(0, 1)
-c.cmd(0, {"color_temp": 4000}, "c-ct")
-c.echo(0, 2)
-c.cmd(0, {"power": "toggle"}, "c-toggle")
-c.echo(0, 3)
-
-c = case("hue-colour-light", ["philips_9290012573a"],
-         "Philips Hue 9290012573A: colour {x,y} → rgb, colour temperature; an rgb command becomes a colour xy set")
-c.states(0)
-c.cmd(0, {"rgb": "#0000FF", "brightness": 100}, "c-blue")
-c.echo(0, 1)
-c.cmd(0, {"power": False}, "c-off")
-c.echo(0, 3)
-
-# Plugs, switches and relays.
-c = case("tuya-plug-metering", ["tuya_ts011f_plug_1"],
-         "Tuya TS011F plug: state → power, power (W) → power_w, energy, voltage, current")
-c.states(0)
-c.cmd(0, {"power": False}, "p-off")
-c.echo(0, 0)
-
 c = case("aqara-plug-metering", ["aqara_sp_euc01"], "Aqara SP-EUC01 plug with metering and device temperature")
 c.states(0)
 c.cmd(0, {"power": True})
@@ -152,14 +125,6 @@ c.echo(0, 0)
 c = case("aqara-climate-sensor", ["aqara_wsdcgq11lm"], "Aqara WSDCGQ11LM: temperature, humidity, pressure, battery, voltage")
 c.states(0)
 
-c = case("sonoff-sensors", ["sonoff_snzb_02", "sonoff_snzb_03"], "Sonoff SNZB-02 climate and SNZB-03 occupancy")
-c.states(0)
-c.states(1)
-
-c = case("contact-and-leak", ["xiaomi_mccgq11lm", "xiaomi_sjcgq11lm"], "Aqara door contact and water leak sensors")
-c.states(0)
-c.states(1)
-
 c = case("hue-motion-sensor", ["philips_9290012607"], "Philips Hue motion sensor: occupancy, illuminance, temperature; a get for readable properties")
 c.states(0)
 c.raw(P + "devices/" + c.devs[0]["device"]["ieee_address"] + "/get", {"properties": ["occupancy_timeout", "motion_sensitivity"]}, qos=1)
@@ -174,42 +139,12 @@ c.states(0)
 c.states(1)
 
 # Covers, locks, thermostats.
-c = case("ikea-blind-cover", ["ikea_e1757"], "IKEA E1757 blind: position and state; position command")
-c.states(0)
-c.cmd(0, {"position": 40}, "b-pos")
-c.echo(0, 0)
-
-c = case("yale-lock", ["yale_yrd226ha2619"], "Yale lock: state LOCK/UNLOCK → locked; the lock command's confirmation comes with the lock's report")
-c.states(0)
-c.cmd(0, {"lock": False}, "l-unlock")
-# Locks publish no optimistic echo; the confirmation is the lock's own report.
-c.state(0, dict(c.devs[0]["states"][-1], state="UNLOCK", lock_state="unlocked"))
-
 c = case("tuya-thermostat", ["tuya_ts0601_thermostat"], "Tuya TS0601 thermostat: local_temperature → current_temp, setpoint → target_temp")
 c.states(0)
 c.cmd(0, {"target_temp": 22.5}, "t-set")
 c.echo(0, 0)
 
 # Lifecycle scenarios.
-c = case("join-interview-rename-remove", ["ikea_led1545g12"],
-         "A device joins, is interviewed, renamed and removed: events, devices_list, and cleanup of its retained topics")
-ev = BRIDGE["bridge/event"]
-snzb = dev("sonoff_snzb_02")["device"]
-new_ieee = ev["device_joined"]["data"]["ieee_address"]
-joined = dict(snzb, ieee_address=new_ieee, friendly_name=new_ieee)
-c.z2m("bridge/event", ev["device_joined"])
-c.z2m("bridge/event", ev["device_interview_started"])
-c.z2m("bridge/event", ev["device_interview_successful"])
-c.devices([c.devs[0]["device"], joined])
-c.raw("zigbee2mqtt/" + new_ieee, {"battery": 100, "humidity": 51.2, "linkquality": 96, "temperature": 20.9, "voltage": 3100})
-c.raw(P + "devices/bridge/cmd", {"id": "rn-1", "values": {"rename": {"device_id": new_ieee, "friendly_name": "kitchen/fridge sensor"}}}, qos=1)
-c.z2m("bridge/response/device/rename", {"data": {"from": new_ieee, "homeassistant_rename": False, "to": "kitchen/fridge sensor"}, "status": "ok", "transaction": "rn-1"})
-c.devices([c.devs[0]["device"], dict(joined, friendly_name="kitchen/fridge sensor")])
-c.raw("zigbee2mqtt/kitchen/fridge sensor", {"battery": 100, "humidity": 50.8, "linkquality": 99, "temperature": 21.0, "voltage": 3100})
-c.raw(P + "devices/bridge/cmd", {"id": "rm-1", "values": {"remove": new_ieee}}, qos=1)
-c.z2m("bridge/response/device/remove", {"data": {"block": False, "clear_cache": False, "force": False, "id": new_ieee, "keep_config": False}, "status": "ok", "transaction": "rm-1"})
-c.devices([c.devs[0]["device"]])
-
 c = case("group-command", ["ikea_led1545g12", "philips_9290012573a"],
          "A Zigbee2MQTT group (id 1) command, an instance-JSON fan-out group, and an unknown group")
 c.z2m("bridge/groups", BRIDGE["bridge/groups"]["payload"], retain=True, qos=1)
@@ -218,17 +153,6 @@ c.states(1, 3)
 c.raw(P + "groups/1/cmd", {"values": {"power": True, "brightness": 60}}, qos=1)
 c.raw(P + "groups/evening/cmd", {"values": {"color_temp": 2700}}, qos=1)
 c.raw(P + "groups/nope/cmd", {"values": {"power": True}}, qos=1)
-
-c = case("bridge-restart", ["ikea_led1545g12", "sonoff_snzb_02"],
-         "Zigbee2MQTT restarts: bridge offline marks every device offline keeping last values; online restores them")
-c.states(0, 4)
-c.states(1)
-c.z2m("bridge/state", {"state": "offline"}, retain=True, qos=1)
-c.tick(5)
-c.z2m("bridge/state", {"state": "online"}, retain=True, qos=1)
-c.devices([d["device"] for d in c.devs])
-c.raw(c.devs[0]["topic"] + "/availability", {"state": "online"}, retain=True, qos=1)
-c.state(0, c.devs[0]["states"][3])
 
 c = case("availability-flapping", ["sonoff_basiczbr3"], "A relay's availability flaps online/offline in both payload forms")
 c.states(0, 2)
@@ -244,12 +168,6 @@ c.states(0, 4)
 c.cmd(0, {"brightness": 10}, "t-1", timeout=3000)
 c.tick(2)
 c.tick(2)
-
-c = case("failed-command-logging", ["sonoff_basiczbr3"], "Zigbee2MQTT reports the failed set in bridge/logging: error response and COMMAND_ERROR")
-c.states(0, 2)
-c.cmd(0, {"power": True}, "f-1")
-for p in BRIDGE["failed_set_requests"]["set"]["published"]:
-    c.raw(p["topic"], p["payload"], retain=p.get("retain", False))
 
 c = case("bad-input", ["ikea_led1545g12"], "Malformed payloads, unknown devices, stale and retained commands, meta requests")
 c.states(0, 2)

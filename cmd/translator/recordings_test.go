@@ -1,0 +1,286 @@
+//go:build integration
+
+package main_test
+
+import (
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/iot2mqtt/zigbee2mqtt-translator/coordinator"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/mqtttest"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/replay"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/upstream"
+)
+
+// rerecord makes TestRecordFixtures write the recorded cases into
+// test/testdata (test/rerecord.sh sets it).
+var rerecord = flag.Bool("rerecord", false, "record the virtual network's cases into test/testdata/recorded-*")
+
+// recordedIEEE names the built-in devices the recordings use.
+var recordedIEEE = map[string]string{
+	"bulb": "0x000d6ffffe4b5c6d", "colour": "0x0017880102a3b4c5", "sensor": "0x00124b0022a3b4c5",
+	"motion": "0x00124b0024c5d6e7", "contact": "0x00158d00054d6e7f", "leak": "0x00158d0003c2d1e0",
+	"plug": "0xa4c1382b9c0d1e2f", "gang": "0xa4c1385e6f7a8b9c", "blind": "0xccccccfffe3d4e5f",
+	"lock": "0x000d6f000c1d2e3f", "trv": "0x3425b4fffe1a2b3c", "remote": "0x680ae2fffe7d8e9f",
+}
+
+// recording drives the live virtual network during one recorded case.
+type recording struct {
+	t   *testing.T
+	emu *coordinator.Emulator
+	w   *mqtttest.Client
+	n   int
+}
+
+const recPrefix = "IoT2mqtt/v1/instances/zb/"
+
+// cmd sends an IoT2MQTT command and waits for its response with status.
+func (r *recording) cmd(dev, values, status string) {
+	r.t.Helper()
+	r.n++
+	id := "c" + strconv.Itoa(r.n)
+	topic := recPrefix + "devices/" + recordedIEEE[dev] + "/cmd"
+	if dev == "bridge" {
+		topic = recPrefix + "devices/bridge/cmd"
+	}
+	r.w.Publish(topic, `{"id":"`+id+`","values":`+values+`}`, false)
+	resp := r.w.WaitFor(strings.TrimSuffix(topic, "cmd")+"cmd/response", hasField("cmd_id", id), 40*time.Second)
+	if !strings.Contains(resp.Payload, `"status":"`+status+`"`) {
+		r.t.Fatalf("%s %s answered %s, want %s", dev, values, resp.Payload, status)
+	}
+}
+
+// set changes an attribute of a device, which reports it, and waits for
+// the state to show want at key.
+func (r *recording) set(dev string, ep byte, cluster, attr uint16, value any, key string, want any) {
+	r.t.Helper()
+	if err := r.emu.SetAttribute(ieee(r.t, recordedIEEE[dev]), ep, cluster, attr, value); err != nil {
+		r.t.Fatal(err)
+	}
+	r.w.WaitFor(recPrefix+"devices/"+recordedIEEE[dev]+"/state", hasField("state."+key, want), 20*time.Second)
+}
+
+// TestRecordFixtures records replay cases from the real Zigbee2MQTT on the
+// virtual network with `translator record`, one network for all of them.
+// Without -rerecord it records into a temporary directory and checks that
+// every case replays to publications; with it (test/rerecord.sh), it
+// rewrites test/testdata/recorded-* and their expected.jsonl.
+func TestRecordFixtures(t *testing.T) {
+	if _, err := upstream.FindInstallDir(); err != nil {
+		t.Skipf("Zigbee2MQTT %s is not installed (%v); test/run.sh installs it", upstream.Z2MVersion, err)
+	}
+	if testing.Short() {
+		t.Skip("records from the real Zigbee2MQTT")
+	}
+	out := t.TempDir()
+	if *rerecord {
+		out = filepath.Join("..", "..", "test", "testdata")
+	}
+	emu := startCoordinator(t, filepath.Join(t.TempDir(), "coordinator.json"))
+	b := mqtttest.StartBroker(t)
+	w := mqtttest.Connect(t, b.Addr, "operator")
+	w.Subscribe("IoT2mqtt/#", "zigbee2mqtt/bridge/state")
+	wd, _ := os.Getwd()
+	startTranslator(t, b, `{"instance_id":"zb","connection":{"serial_port":"tcp://`+emu.Addr()+`","adapter":"zstack","z2m_base_topic":"zigbee2mqtt",`+
+		`"channel":15,"pan_id":"0x1a62","ext_pan_id":"dddddddddddddddd","network_key":"0102030405060708090a0b0c0d0e0f10","data_dir":"`+filepath.Join(t.TempDir(), "z2m")+`"}}`,
+		"Z2M_INSTALL_DIR="+filepath.Join(wd, "..", "..", ".cache", "z2m"), "LOG_LEVEL=INFO")
+	w.WaitFor(recPrefix+"meta/info", hasField("bridge_online", true), 90*time.Second)
+	r := &recording{t: t, emu: emu, w: w}
+	join := func(devs ...string) {
+		for _, d := range devs {
+			if err := emu.Join(ieee(t, recordedIEEE[d])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.WaitFor(recPrefix+"meta/devices_list", func(m mqtttest.Msg) bool {
+			for _, d := range devs {
+				if !strings.Contains(m.Payload, recordedIEEE[d]) {
+					return false
+				}
+			}
+			return !strings.Contains(m.Payload, `"model":"unknown"`)
+		}, 60*time.Second)
+	}
+	settle := func() { time.Sleep(1500 * time.Millisecond) }
+
+	// Each case names the devices it needs; they join before its recording
+	// starts, so every recording holds the devices list of its time.
+	cases := []struct {
+		name  string
+		needs []string
+		run   func()
+	}{
+		{"join-interview", nil, func() {
+			r.cmd("bridge", `{"permit_join":254}`, "success")
+			join("bulb", "sensor")
+			waitConfigured(t, emu, recordedIEEE["sensor"], 1, 0x0402, 0x0000)
+		}},
+		{"white-light-commands", nil, func() {
+			r.cmd("bulb", `{"power":true}`, "success")
+			r.cmd("bulb", `{"brightness":40}`, "success")
+			r.cmd("bulb", `{"color_temp":2700}`, "success")
+			r.cmd("bulb", `{"power":"toggle"}`, "success")
+		}},
+		{"sensor-reports", nil, func() {
+			r.set("sensor", 1, 0x0402, 0x0000, 1850.0, "temperature", 18.5)
+			r.set("sensor", 1, 0x0405, 0x0000, 5230.0, "humidity", 52.3)
+		}},
+		{"failed-command", nil, func() {
+			if err := emu.Fault(ieee(t, recordedIEEE["bulb"]), "confirm", 10, 0); err != nil {
+				t.Fatal(err)
+			}
+			r.cmd("bulb", `{"power":false}`, "error")
+			if err := emu.Fault(ieee(t, recordedIEEE["bulb"]), "confirm", 0, 0); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"colour-light-commands", []string{"colour"}, func() {
+			r.cmd("colour", `{"power":true,"rgb":"#00ff00"}`, "success")
+			r.cmd("colour", `{"color":{"hue":240,"saturation":100}}`, "success")
+		}},
+		{"plug-metering", []string{"plug"}, func() {
+			r.set("plug", 1, 0x0b04, 0x050b, 1200.0, "power_w", 1200.0)
+			r.set("plug", 1, 0x0b04, 0x0505, 231.0, "voltage", 231.0)
+			r.cmd("plug", `{"power":false}`, "success")
+			r.cmd("plug", `{"power":true}`, "success")
+		}},
+		{"two-gang-switch", []string{"gang"}, func() {
+			r.cmd("gang", `{"power_l2":false}`, "success")
+			r.cmd("gang", `{"power_l1":true,"power_l2":true}`, "success")
+		}},
+		{"contact-leak-motion", []string{"contact", "leak", "motion"}, func() {
+			r.set("contact", 1, 0x0006, 0x0000, true, "contact", false)
+			r.set("contact", 1, 0x0006, 0x0000, false, "contact", true)
+			r.set("leak", 1, 0x0500, 0x0002, 1.0, "water_leak", true)
+			r.set("leak", 1, 0x0500, 0x0002, 0.0, "water_leak", false)
+			r.set("motion", 1, 0x0500, 0x0002, 1.0, "occupancy", true)
+		}},
+		{"blind-position", []string{"blind"}, func() {
+			r.cmd("blind", `{"position":30}`, "success")
+			r.set("blind", 1, 0x0102, 0x0008, 70.0, "position", 30.0)
+		}},
+		{"lock-unlock", []string{"lock"}, func() {
+			r.cmd("lock", `{"locked":false}`, "success")
+			r.cmd("lock", `{"locked":true}`, "success")
+		}},
+		{"thermostat-setpoint-mode", []string{"trv"}, func() {
+			r.cmd("trv", `{"target_temp":22.5}`, "success")
+			r.cmd("trv", `{"mode":"off"}`, "success")
+			r.set("trv", 1, 0x0201, 0x0000, 1975.0, "current_temp", 19.75)
+		}},
+		{"remote-actions", []string{"remote"}, func() {
+			for _, c := range []byte{0x01, 0x00} { // on, off
+				if err := emu.Command(ieee(t, recordedIEEE["remote"]), 1, 0x0006, c, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w.WaitFor(recPrefix+"devices/"+recordedIEEE["remote"]+"/events", hasField("event", "off"), 20*time.Second)
+		}},
+		{"rename-and-leave", nil, func() {
+			w.Publish("zigbee2mqtt/bridge/request/device/rename", `{"from":"`+recordedIEEE["motion"]+`","to":"hallway/motion"}`, false)
+			w.WaitFor(recPrefix+"meta/devices_list", func(m mqtttest.Msg) bool { return strings.Contains(m.Payload, "hallway/motion") }, 20*time.Second)
+			if err := emu.Leave(ieee(t, recordedIEEE["contact"])); err != nil {
+				t.Fatal(err)
+			}
+			w.WaitFor(recPrefix+"devices/"+recordedIEEE["contact"]+"/state", func(m mqtttest.Msg) bool { return m.Payload == "" }, 20*time.Second)
+		}},
+		{"bridge-restart", nil, func() {
+			w.Reset()
+			w.Publish("zigbee2mqtt/bridge/request/restart", `{}`, false)
+			w.WaitFor("zigbee2mqtt/bridge/state", hasField("state", "offline"), 30*time.Second)
+			w.Reset()
+			w.WaitFor("zigbee2mqtt/bridge/state", hasField("state", "online"), 60*time.Second)
+			// Zigbee2MQTT publishes online before it listens to the network
+			// ("Zigbee2MQTT started!"); a report sent at once is lost.
+			time.Sleep(2 * time.Second)
+			r.set("sensor", 1, 0x0402, 0x0000, 2010.0, "temperature", 20.1)
+		}},
+	}
+	// configured is the attribute whose reporting a device's configure sets
+	// up, for the devices whose recordings report it.
+	configured := map[string][2]uint16{"plug": {0x0b04, 0x050b}, "trv": {0x0201, 0x0000}}
+	for _, c := range cases {
+		if len(c.needs) > 0 {
+			join(c.needs...)
+			for _, d := range c.needs {
+				if a, ok := configured[d]; ok {
+					waitConfigured(t, emu, recordedIEEE[d], 1, a[0], a[1])
+				}
+			}
+			settle()
+		}
+		dir := filepath.Join(out, "recorded-"+c.name)
+		rec := startRecorder(t, b, dir)
+		c.run()
+		settle()
+		rec.stop(t)
+		o, err := replay.Run(dir, replay.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if len(o.Got) == 0 {
+			t.Errorf("%s: the recording replays to no publications", c.name)
+		}
+		if err := replay.Update(dir, o); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d messages recorded, %d publications", c.name, len(mustLines(t, filepath.Join(dir, "input.jsonl"))), len(o.Got))
+	}
+}
+
+func mustLines(t *testing.T, path string) []replay.Line {
+	t.Helper()
+	ls, err := replay.ReadLines(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ls
+}
+
+// recorder is a running `translator record`.
+type recorder struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// startRecorder runs `translator record` into dir, with the IoT2MQTT
+// commands, and waits until it has subscribed.
+func startRecorder(t *testing.T, b *mqtttest.Broker, dir string) *recorder {
+	t.Helper()
+	_ = os.RemoveAll(dir)
+	r := &recorder{cmd: exec.Command(binary, "record", "-broker", "mqtt://"+b.Addr, "-commands", "IoT2mqtt", dir), done: make(chan error, 1)}
+	p := &proc{t: t, done: make(chan struct{})}
+	r.cmd.Stdout, r.cmd.Stderr = p, p
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { r.done <- r.cmd.Wait() }()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.Output(), "recording "); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("translator record did not start: %s", p.Output())
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // the retained topics arrive first
+	return r
+}
+
+// stop ends the recording as Ctrl-C does; the recorder writes the fixture.
+func (r *recorder) stop(t *testing.T) {
+	t.Helper()
+	_ = r.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Fatalf("translator record: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("translator record did not stop")
+	}
+}
