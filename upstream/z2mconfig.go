@@ -164,6 +164,13 @@ func renderMap(inst *Instance, m MQTTSettings) (map[string]any, error) {
 		"homeassistant": map[string]any{"enabled": false},
 		"frontend":      frontend,
 	}
+	if inst.Z2MLogLevel == "info" {
+		// At info, Zigbee2MQTT logs every MQTT publication ("MQTT publish:
+		// topic …"), and the supervisor forwards each line: that doubled the
+		// cost of a report. Start-up, joins, interviews, warnings and failed
+		// commands stay at info; z2m_log_level: debug shows everything.
+		cfg["advanced"].(map[string]any)["log_namespaced_levels"] = map[string]any{"z2m:mqtt": "warning"}
+	}
 	if len(inst.Zigbee2MQTT) == 0 {
 		return cfg, nil
 	}

@@ -493,3 +493,36 @@ func TestBaseTopicDefault(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderQuietPublications checks the log default: at info Zigbee2MQTT's
+// per-publication lines (namespace z2m:mqtt) are left out; other levels are
+// passed as they are.
+func TestRenderQuietPublications(t *testing.T) {
+	tests := []struct {
+		level string
+		want  any // advanced.log_namespaced_levels.z2m:mqtt, nil for absent
+	}{
+		{"info", "warning"},
+		{"debug", nil},
+		{"warning", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.level, func(t *testing.T) {
+			inst := parseExample(t, "tcp_minimal")
+			completeIdentity(inst)
+			inst.Z2MLogLevel = tt.level
+			out, err := upstream.Render(inst, testMQTT)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cfg map[string]any
+			if err := yaml.Unmarshal(out, &cfg); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := dig(cfg, "advanced.log_namespaced_levels.z2m:mqtt")
+			if !equalYAML(got, tt.want) {
+				t.Errorf("z2m:mqtt level = %#v, want %#v", got, tt.want)
+			}
+		})
+	}
+}

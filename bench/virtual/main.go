@@ -1,0 +1,386 @@
+// Command virtual measures what the translator costs next to the Zigbee2MQTT it translates for, on
+// the virtual network: the emulated coordinator with N temperature sensors, the pinned Zigbee2MQTT,
+// and the translator in embedded mode, as in the container. At each report rate it counts the CPU
+// time of both processes per Zigbee message and the latency from Zigbee2MQTT's publication to the
+// IoT2MQTT envelope, both seen by one client of the same broker. See virtual.sh.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/coordinator"
+)
+
+const prefix = "IoT2mqtt/v1/instances/bench/"
+
+func main() {
+	translator := flag.String("translator", "", "the translator binary")
+	install := flag.String("z2m", "", "the Zigbee2MQTT install (Z2M_INSTALL_DIR)")
+	devices := flag.Int("devices", 200, "simulated temperature sensors")
+	rates := flag.String("rates", "100,500", "report rates per second, comma-separated")
+	seconds := flag.Int("seconds", 20, "measurement window per rate")
+	variant := flag.String("variant", "default", "label of this run")
+	instanceExtra := flag.String("instance", "", `extra instance JSON fields, e.g. "z2m_log_level":"info"`)
+	flag.Parse()
+	if err := run(*translator, *install, *devices, *rates, *seconds, *variant, *instanceExtra); err != nil {
+		fmt.Fprintln(os.Stderr, "virtual:", err)
+		os.Exit(1)
+	}
+}
+
+// sample is one report's way: sent, published by Zigbee2MQTT, translated.
+type sample struct{ z2m, envelope time.Time }
+
+type observer struct {
+	mu      sync.Mutex
+	samples map[int]*sample // by the report's value
+	devices int             // devices in the last devices_list
+	online  bool
+}
+
+var tempRe = regexp.MustCompile(`"temperature":(-?[0-9.]+)`)
+
+// key is the report number a temperature stands for (value/100 °C).
+func key(payload []byte) (int, bool) {
+	m := tempRe.FindSubmatch(payload)
+	if m == nil {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		return 0, false
+	}
+	return int(math.Round(f * 100)), true
+}
+
+func (o *observer) onMessage(pr paho.PublishReceived) (bool, error) {
+	now := time.Now()
+	p := pr.Packet
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch {
+	case p.Topic == prefix+"meta/info":
+		o.online = strings.Contains(string(p.Payload), `"bridge_online":true`)
+	case p.Topic == prefix+"meta/devices_list":
+		o.devices = strings.Count(string(p.Payload), `"model":"SNZB-02"`)
+	case strings.HasPrefix(p.Topic, "zigbee2mqtt/0x") && !p.Retain:
+		if k, ok := key(p.Payload); ok && o.samples[k] != nil && o.samples[k].z2m.IsZero() {
+			o.samples[k].z2m = now
+		}
+	case strings.HasPrefix(p.Topic, prefix+"devices/") && strings.HasSuffix(p.Topic, "/state") && !p.Retain:
+		if k, ok := key(p.Payload); ok && o.samples[k] != nil && o.samples[k].envelope.IsZero() {
+			o.samples[k].envelope = now
+		}
+	}
+	return true, nil
+}
+
+func run(translator, install string, n int, rates string, seconds int, variant, extra string) error {
+	work, err := os.MkdirTemp("", "bench-virtual")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	port := freePort()
+	conf := filepath.Join(work, "mosquitto.conf")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, "listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n", port), 0o644); err != nil {
+		return err
+	}
+	broker := exec.Command("mosquitto", "-c", conf)
+	if err := broker.Start(); err != nil {
+		return fmt.Errorf("mosquitto: %w", err)
+	}
+	defer broker.Process.Kill()
+	waitListen(port)
+
+	emu, err := newEmulator(n, filepath.Join(work, "coordinator.json"))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := emu.Start(ctx); err != nil {
+		return err
+	}
+
+	home := filepath.Join(work, "app")
+	if err := os.MkdirAll(filepath.Join(home, "instances"), 0o755); err != nil {
+		return err
+	}
+	if extra != "" {
+		extra = "," + extra
+	}
+	instance := `{"instance_id":"bench","connection":{"serial_port":"tcp://` + emu.Addr() + `","adapter":"zstack","z2m_base_topic":"zigbee2mqtt"` + extra + `}}`
+	if err := os.WriteFile(filepath.Join(home, "instances", "bench.json"), []byte(instance), 0o644); err != nil {
+		return err
+	}
+	daemon := exec.Command(translator)
+	daemon.Env = append(os.Environ(), "INSTANCE_NAME=bench", "IOT2MQTT_PATH="+home, "MQTT_HOST=127.0.0.1",
+		"MQTT_PORT="+strconv.Itoa(port), "LOG_LEVEL=INFO", "Z2M_INSTALL_DIR="+install)
+	logs, err := daemon.StderrPipe()
+	if err != nil {
+		return err
+	}
+	daemon.Stdout = io.Discard
+	if err := daemon.Start(); err != nil {
+		return err
+	}
+	defer func() { daemon.Process.Signal(os.Interrupt); daemon.Wait() }()
+	z2mPID := make(chan int, 1)
+	var logLines, logBytes int64
+	var logMu sync.Mutex
+	go func() {
+		sc := bufio.NewScanner(logs)
+		sc.Buffer(nil, 1<<20)
+		pidRe := regexp.MustCompile(`zigbee2mqtt started .*pid=(\d+)`)
+		for sc.Scan() {
+			logMu.Lock()
+			logLines++
+			logBytes += int64(len(sc.Bytes()) + 1)
+			logMu.Unlock()
+			if m := pidRe.FindStringSubmatch(sc.Text()); m != nil {
+				pid, _ := strconv.Atoi(m[1])
+				z2mPID <- pid
+			}
+		}
+	}()
+
+	obs := &observer{samples: map[int]*sample{}}
+	cli := connect(port, obs.onMessage)
+	defer cli.Disconnect(&paho.Disconnect{})
+	if err := subscribe(cli, "zigbee2mqtt/+", prefix+"devices/+/state", prefix+"meta/+"); err != nil {
+		return err
+	}
+	var zpid int
+	select {
+	case zpid = <-z2mPID:
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("Zigbee2MQTT did not start")
+	}
+	if !waitFor(120*time.Second, func() bool { obs.mu.Lock(); defer obs.mu.Unlock(); return obs.online }) {
+		return fmt.Errorf("the bridge did not come online")
+	}
+	publish(cli, prefix+"devices/bridge/cmd", `{"id":"pj","values":{"permit_join":254}}`)
+	for _, d := range emu.Devices() {
+		ieee, _ := coordinator.ParseIEEE(d.IEEE)
+		if !waitFor(10*time.Second, func() bool { return emu.Join(ieee) == nil }) {
+			return fmt.Errorf("%s could not join", d.IEEE)
+		}
+	}
+	if !waitFor(300*time.Second, func() bool { obs.mu.Lock(); defer obs.mu.Unlock(); return obs.devices == n }) {
+		return fmt.Errorf("not all %d devices were recognised", n)
+	}
+	// Zigbee2MQTT configures each device after its interview; reports that
+	// arrive before are not published.
+	for _, d := range emu.Devices() {
+		ieee, _ := coordinator.ParseIEEE(d.IEEE)
+		if !waitFor(300*time.Second, func() bool { return emu.Reporting(ieee, 1, 0x0402, 0x0000) }) {
+			return fmt.Errorf("%s was never configured", d.IEEE)
+		}
+	}
+	time.Sleep(5 * time.Second)
+	tpid := daemon.Process.Pid
+
+	// Report i of a window carries i/100 °C: unique within the window, and
+	// below the 100 °C from which Zigbee2MQTT drops a report as implausible.
+	const base = 0
+	for _, rs := range strings.Split(rates, ",") {
+		rate, err := strconv.Atoi(strings.TrimSpace(rs))
+		if err != nil || rate <= 0 {
+			return fmt.Errorf("rate %q", rs)
+		}
+		total := rate * seconds
+		if total > 10000 {
+			return fmt.Errorf("%d reports in a window; at most 10000", total)
+		}
+		first := base
+		obs.mu.Lock()
+		obs.samples = map[int]*sample{}
+		for k := first; k < first+total; k++ {
+			obs.samples[k] = &sample{}
+		}
+		obs.mu.Unlock()
+
+		logMu.Lock()
+		lines0, bytes0 := logLines, logBytes
+		logMu.Unlock()
+		t0, z0 := cpu(tpid), cpu(zpid)
+		start := time.Now()
+		devs := emu.Devices()
+		for i := 0; i < total; i++ {
+			time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))))
+			ieee, _ := coordinator.ParseIEEE(devs[i%len(devs)].IEEE)
+			if err := emu.SetAttribute(ieee, 1, 0x0402, 0x0000, float64(first+i)); err != nil {
+				return err
+			}
+		}
+		waitFor(10*time.Second, func() bool {
+			obs.mu.Lock()
+			defer obs.mu.Unlock()
+			for k := first; k < first+total; k++ {
+				if obs.samples[k].envelope.IsZero() {
+					return false
+				}
+			}
+			return true
+		})
+		time.Sleep(time.Second)
+		t1, z1 := cpu(tpid), cpu(zpid)
+		logMu.Lock()
+		lines1, bytes1 := logLines, logBytes
+		logMu.Unlock()
+
+		var lat []float64
+		published, translated := 0, 0
+		obs.mu.Lock()
+		for k := first; k < first+total; k++ {
+			s := obs.samples[k]
+			if !s.z2m.IsZero() {
+				published++
+			}
+			if !s.envelope.IsZero() {
+				translated++
+			}
+			if !s.z2m.IsZero() && !s.envelope.IsZero() {
+				lat = append(lat, float64(s.envelope.Sub(s.z2m).Microseconds())/1000)
+			}
+		}
+		obs.mu.Unlock()
+		sort.Float64s(lat)
+
+		zUS := float64(z1-z0) * 1e6 / clockTicks / float64(max(published, 1))
+		tUS := float64(t1-t0) * 1e6 / clockTicks / float64(max(published, 1))
+		out, _ := json.Marshal(map[string]any{
+			"variant": variant, "devices": n, "rate": rate, "reports": total, "published": published, "translated": translated,
+			"z2m_us_per_msg": round1(zUS), "translator_us_per_msg": round1(tUS), "ratio_pct": round1(100 * tUS / zUS),
+			"p50_ms": round2(pct(lat, 0.50)), "p99_ms": round2(pct(lat, 0.99)),
+			"translator_log_lines": lines1 - lines0, "translator_log_bytes": bytes1 - bytes0,
+		})
+		fmt.Println(string(out))
+	}
+	return nil
+}
+
+// newEmulator runs the coordinator with n copies of the built-in SONOFF
+// SNZB-02 at consecutive addresses.
+func newEmulator(n int, state string) (*coordinator.Emulator, error) {
+	builtin, err := coordinator.LoadDescriptions(coordinator.Builtin, "devices")
+	if err != nil {
+		return nil, err
+	}
+	var sensor coordinator.Description
+	for _, d := range builtin {
+		if d.Model == "SNZB-02" {
+			sensor = d
+		}
+	}
+	descs := make([]coordinator.Description, n)
+	for i := range descs {
+		descs[i] = sensor
+		descs[i].IEEE = fmt.Sprintf("0x00124b00%08x", 0x10000+i)
+	}
+	return coordinator.New(coordinator.Config{Listen: "127.0.0.1:0", StatePath: state, Devices: descs})
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat times on Linux.
+const clockTicks = 100
+
+// cpu is the user and system time of a process, in clock ticks.
+func cpu(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + s
+}
+
+func pct(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
+}
+
+func round1(f float64) float64 { return float64(int(f*10+0.5)) / 10 }
+func round2(f float64) float64 { return float64(int(f*100+0.5)) / 100 }
+
+func waitFor(d time.Duration, ok func() bool) bool {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if ok() {
+			return true
+		}
+	}
+	return false
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func waitListen(port int) {
+	waitFor(5*time.Second, func() bool {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+}
+
+func connect(port int, onMsg func(paho.PublishReceived) (bool, error)) *paho.Client {
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		panic(err)
+	}
+	c := paho.NewClient(paho.ClientConfig{Conn: conn, ClientID: "bench-observer",
+		OnPublishReceived: []func(paho.PublishReceived) (bool, error){onMsg}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := c.Connect(ctx, &paho.Connect{ClientID: "bench-observer", KeepAlive: 30, CleanStart: true}); err != nil {
+		panic(err)
+	}
+	return c
+}
+
+func subscribe(c *paho.Client, topics ...string) error {
+	s := &paho.Subscribe{}
+	for _, t := range topics {
+		s.Subscriptions = append(s.Subscriptions, paho.SubscribeOptions{Topic: t, QoS: 0})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := c.Subscribe(ctx, s)
+	return err
+}
+
+func publish(c *paho.Client, topic, payload string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = c.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Payload: []byte(payload)})
+}
