@@ -17,9 +17,7 @@ import (
 // TestDaemon_EmbeddedUnreachableAdapter runs the real, pinned Zigbee2MQTT
 // with a generated configuration whose tcp:// adapter does not answer.
 func TestDaemon_EmbeddedUnreachableAdapter(t *testing.T) {
-	if _, err := upstream.FindInstallDir(); err != nil {
-		t.Skipf("Zigbee2MQTT %s is not installed (%v); test/run.sh installs it", upstream.Z2MVersion, err)
-	}
+	z2mEnv := installedZigbee2MQTT(t)
 	b := mqtttest.StartBroker(t)
 	w := mqtttest.Connect(t, b.Addr, "watcher")
 	w.Subscribe("IoT2mqtt/#", "zigbee2mqtt_zb1/bridge/request/#")
@@ -27,8 +25,7 @@ func TestDaemon_EmbeddedUnreachableAdapter(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "z2m-data")
 	instance := `{"instance_id":"zb1","connection":{"serial_port":"tcp://127.0.0.1:` + strconv.Itoa(adapterPort) + `","adapter":"zstack",` +
 		`"channel":15,"pan_id":"0x1a62","ext_pan_id":"dddddddddddddddd","network_key":"0102030405060708090a0b0c0d0e0f10","permit_join_seconds":30,"data_dir":"` + data + `"}}`
-	wd, _ := os.Getwd()
-	p := startTranslator(t, b, instance, "Z2M_INSTALL_DIR="+filepath.Join(wd, "..", "..", ".cache", "z2m"))
+	p := startTranslator(t, b, instance, z2mEnv)
 	w.WaitFor(prefix+"status", payloadIs("online"), 20*time.Second)
 
 	// Zigbee2MQTT accepted the configuration: it got past settings

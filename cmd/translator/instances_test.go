@@ -14,7 +14,6 @@ import (
 
 	"github.com/iot2mqtt/zigbee2mqtt-translator/coordinator"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/mqtttest"
-	"github.com/iot2mqtt/zigbee2mqtt-translator/upstream"
 )
 
 // container lays out what the platform gives a connector container: the
@@ -42,7 +41,6 @@ func newContainer(t *testing.T, b *mqtttest.Broker, name, instanceJSON string) *
 	if err := os.WriteFile(filepath.Join(c.app, ".env"), []byte(dotenv), 0o444); err != nil {
 		t.Fatal(err)
 	}
-	wd, _ := os.Getwd()
 	c.env = []string{
 		// The platform's environment.
 		"INSTANCE_NAME=" + name,
@@ -51,7 +49,7 @@ func newContainer(t *testing.T, b *mqtttest.Broker, name, instanceJSON string) *
 		"PYTHONUNBUFFERED=1",
 		"IOT2MQTT_PATH=" + c.app,
 		// The image's ENV and PATH.
-		"Z2M_INSTALL_DIR=" + filepath.Join(wd, "..", "..", ".cache", "z2m"),
+		installedZigbee2MQTT(t),
 		"PATH=" + c.bin + ":/usr/local/bin:/usr/bin:/bin",
 	}
 	return c
@@ -127,18 +125,15 @@ func embeddedInstance(name, port, panID, dataDir string) string {
 // second instance's pan_id is changed, and the identity guard refuses to
 // start it.
 func TestDaemon_TwoEmbeddedInstances(t *testing.T) {
-	if _, err := upstream.FindInstallDir(); err != nil {
-		t.Skipf("Zigbee2MQTT %s is not installed (%v); test/run.sh installs it", upstream.Z2MVersion, err)
-	}
+	z2mEnv := installedZigbee2MQTT(t)
 	b := mqtttest.StartBroker(t)
 	w := mqtttest.Connect(t, b.Addr, "watcher")
 	w.Subscribe("IoT2mqtt/#", "+/bridge/state")
 
 	emuA := startCoordinator(t, filepath.Join(t.TempDir(), "a.json"))
 	emuB := startCoordinator(t, filepath.Join(t.TempDir(), "b.json"))
-	wd, _ := os.Getwd()
 	startTranslator(t, b, embeddedInstance("zb1", emuA.Addr(), "0x1a62", filepath.Join(t.TempDir(), "z2m")),
-		"Z2M_INSTALL_DIR="+filepath.Join(wd, "..", "..", ".cache", "z2m"))
+		z2mEnv)
 	c := newContainer(t, b, "zigbee2mqtt_k3j9x2", embeddedInstance("zigbee2mqtt_k3j9x2", emuB.Addr(), "0x1a63", ""))
 	before := c.mounts(t)
 	zb2 := c.start(t)

@@ -16,7 +16,6 @@ import (
 	"github.com/iot2mqtt/zigbee2mqtt-translator/coordinator"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/mqtttest"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/replay"
-	"github.com/iot2mqtt/zigbee2mqtt-translator/upstream"
 )
 
 // rerecord makes TestRecordFixtures write the recorded cases into
@@ -73,9 +72,7 @@ func (r *recording) set(dev string, ep byte, cluster, attr uint16, value any, ke
 // every case replays to publications; with it (test/rerecord.sh), it
 // rewrites test/testdata/recorded-* and their expected.jsonl.
 func TestRecordFixtures(t *testing.T) {
-	if _, err := upstream.FindInstallDir(); err != nil {
-		t.Skipf("Zigbee2MQTT %s is not installed (%v); test/run.sh installs it", upstream.Z2MVersion, err)
-	}
+	z2mEnv := installedZigbee2MQTT(t)
 	if testing.Short() {
 		t.Skip("records from the real Zigbee2MQTT")
 	}
@@ -87,10 +84,9 @@ func TestRecordFixtures(t *testing.T) {
 	b := mqtttest.StartBroker(t)
 	w := mqtttest.Connect(t, b.Addr, "operator")
 	w.Subscribe("IoT2mqtt/#", "zigbee2mqtt/bridge/state")
-	wd, _ := os.Getwd()
 	startTranslator(t, b, `{"instance_id":"zb","connection":{"serial_port":"tcp://`+emu.Addr()+`","adapter":"zstack","z2m_base_topic":"zigbee2mqtt",`+
 		`"channel":15,"pan_id":"0x1a62","ext_pan_id":"dddddddddddddddd","network_key":"0102030405060708090a0b0c0d0e0f10","data_dir":"`+filepath.Join(t.TempDir(), "z2m")+`"}}`,
-		"Z2M_INSTALL_DIR="+filepath.Join(wd, "..", "..", ".cache", "z2m"), "LOG_LEVEL=INFO")
+		z2mEnv, "LOG_LEVEL=INFO")
 	w.WaitFor(recPrefix+"meta/info", hasField("bridge_online", true), 90*time.Second)
 	r := &recording{t: t, emu: emu, w: w}
 	join := func(devs ...string) {

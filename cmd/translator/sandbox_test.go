@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/iot2mqtt/zigbee2mqtt-translator/internal/mqtttest"
-	"github.com/iot2mqtt/zigbee2mqtt-translator/upstream"
 )
 
 // sandbox is a running `translator sandbox`.
@@ -119,9 +118,7 @@ func TestSandbox_Scripted(t *testing.T) {
 // printed instructions make the sensor report and toggle the light; Ctrl-C
 // leaves nothing running.
 func TestSandbox_VirtualNetwork(t *testing.T) {
-	if _, err := upstream.FindInstallDir(); err != nil {
-		t.Skipf("Zigbee2MQTT %s is not installed (%v); test/run.sh installs it", upstream.Z2MVersion, err)
-	}
+	installedZigbee2MQTT(t)
 	port := mqtttest.FreePort(t)
 	s := startSandbox(t, "-listen", "127.0.0.1:"+strconv.Itoa(port), "-control", "127.0.0.1:"+strconv.Itoa(mqtttest.FreePort(t)))
 	w := mqtttest.Connect(t, "127.0.0.1:"+strconv.Itoa(port), "sandbox-user")

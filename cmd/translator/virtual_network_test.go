@@ -4,7 +4,6 @@ package main_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -42,6 +41,18 @@ func startCoordinator(t *testing.T, state string) *coordinator.Emulator {
 	return emu
 }
 
+// installedZigbee2MQTT skips the test unless the pinned Zigbee2MQTT is
+// installed, and returns the environment entry that points the translator
+// at it.
+func installedZigbee2MQTT(t *testing.T) string {
+	t.Helper()
+	dir, err := upstream.FindInstallDir()
+	if err != nil {
+		t.Skipf("Zigbee2MQTT %s is not installed (%v); test/run.sh installs it", upstream.Z2MVersion, err)
+	}
+	return upstream.InstallDirEnv + "=" + dir
+}
+
 func ieee(t *testing.T, s string) uint64 {
 	v, err := coordinator.ParseIEEE(s)
 	if err != nil {
@@ -55,9 +66,7 @@ func ieee(t *testing.T, s string) uint64 {
 // coordinator, with a real Mosquitto. Everything is observed on the
 // IoT2MQTT topics, as the platform sees it.
 func TestDaemon_EmbeddedVirtualNetwork(t *testing.T) {
-	if _, err := upstream.FindInstallDir(); err != nil {
-		t.Skipf("Zigbee2MQTT %s is not installed (%v); test/run.sh installs it", upstream.Z2MVersion, err)
-	}
+	z2mEnv := installedZigbee2MQTT(t)
 	dir := t.TempDir()
 	emu := startCoordinator(t, filepath.Join(dir, "coordinator.json"))
 	b := mqtttest.StartBroker(t)
@@ -65,8 +74,7 @@ func TestDaemon_EmbeddedVirtualNetwork(t *testing.T) {
 	w.Subscribe("IoT2mqtt/#")
 	instance := `{"instance_id":"zb1","connection":{"serial_port":"tcp://` + emu.Addr() + `","adapter":"zstack",` +
 		`"channel":15,"pan_id":"0x1a62","ext_pan_id":"dddddddddddddddd","network_key":"0102030405060708090a0b0c0d0e0f10","data_dir":"` + filepath.Join(dir, "z2m") + `"}}`
-	wd, _ := os.Getwd()
-	p := startTranslator(t, b, instance, "Z2M_INSTALL_DIR="+filepath.Join(wd, "..", "..", ".cache", "z2m"))
+	p := startTranslator(t, b, instance, z2mEnv)
 
 	// Zigbee2MQTT formed the network and its bridge is online.
 	w.WaitFor(prefix+"meta/info", func(m mqtttest.Msg) bool {
