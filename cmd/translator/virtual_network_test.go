@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,11 +26,19 @@ const (
 // startCoordinator runs the emulated coordinator with the built-in devices.
 func startCoordinator(t *testing.T, state string) *coordinator.Emulator {
 	t.Helper()
+	emu, _ := startCoordinatorAt(t, state, "127.0.0.1:0")
+	return emu
+}
+
+// startCoordinatorAt runs the emulated coordinator on addr; stop ends it
+// (the test's end does too).
+func startCoordinatorAt(t *testing.T, state, addr string) (emu *coordinator.Emulator, stop func()) {
+	t.Helper()
 	descs, err := coordinator.LoadDescriptions(coordinator.Builtin, "devices")
 	if err != nil {
 		t.Fatal(err)
 	}
-	emu, err := coordinator.New(coordinator.Config{Listen: "127.0.0.1:0", StatePath: state, Devices: descs, Logf: t.Logf})
+	emu, err = coordinator.New(coordinator.Config{Listen: addr, StatePath: state, Devices: descs, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,8 +46,10 @@ func startCoordinator(t *testing.T, state string) *coordinator.Emulator {
 	if err := emu.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cancel(); emu.Wait() })
-	return emu
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); emu.Wait() }) }
+	t.Cleanup(stop)
+	return emu, stop
 }
 
 // installedZigbee2MQTT skips the test unless the pinned Zigbee2MQTT is
@@ -68,7 +79,7 @@ func ieee(t *testing.T, s string) uint64 {
 func TestDaemon_EmbeddedVirtualNetwork(t *testing.T) {
 	z2mEnv := installedZigbee2MQTT(t)
 	dir := t.TempDir()
-	emu := startCoordinator(t, filepath.Join(dir, "coordinator.json"))
+	emu, stopEmu := startCoordinatorAt(t, filepath.Join(dir, "coordinator.json"), "127.0.0.1:0")
 	b := mqtttest.StartBroker(t)
 	w := mqtttest.Connect(t, b.Addr, "watcher")
 	w.Subscribe("IoT2mqtt/#")
@@ -236,6 +247,25 @@ func TestDaemon_EmbeddedVirtualNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.WaitFor(bulb+"state", hasField("state.power", false), 20*time.Second)
+
+	// The coordinator is gone for a while: Zigbee2MQTT cannot reach it and
+	// the supervisor retries; when it is back with its state, the network
+	// resumes and state flows again.
+	addr := emu.Addr()
+	failures := strings.Count(p.Output(), "ECONNREFUSED")
+	stopEmu()
+	for deadline := time.Now().Add(60 * time.Second); strings.Count(p.Output(), "ECONNREFUSED") == failures; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Zigbee2MQTT never tried the coordinator while it was gone")
+		}
+	}
+	emu, _ = startCoordinatorAt(t, filepath.Join(dir, "coordinator.json"), addr)
+	waitResumed(t, p, 3)
+	w.Reset()
+	if err := emu.SetAttribute(ieee(t, bulbIEEE), 1, 0x0006, 0x0000, true); err != nil {
+		t.Fatal(err)
+	}
+	w.WaitFor(bulb+"state", hasField("state.power", true), 20*time.Second)
 
 	// Every start used the one network the coordinator formed.
 	if n := strings.Count(p.Output(), "zigbee-herdsman started (reset)") + strings.Count(p.Output(), "zigbee-herdsman started (restored)"); n > 1 {
