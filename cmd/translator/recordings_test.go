@@ -28,6 +28,7 @@ var recordedIEEE = map[string]string{
 	"motion": "0x00124b0024c5d6e7", "contact": "0x00158d00054d6e7f", "leak": "0x00158d0003c2d1e0",
 	"plug": "0xa4c1382b9c0d1e2f", "gang": "0xa4c1385e6f7a8b9c", "blind": "0xccccccfffe3d4e5f",
 	"lock": "0x000d6f000c1d2e3f", "trv": "0x3425b4fffe1a2b3c", "remote": "0x680ae2fffe7d8e9f",
+	"remote2": "0x90fd9ffffe0a1b2c", "relay": "0x00124b001f6e7d8c", "huemotion": "0x00178801034f5e6d",
 }
 
 // recording drives the live virtual network during one recorded case.
@@ -171,13 +172,42 @@ func TestRecordFixtures(t *testing.T) {
 			r.cmd("trv", `{"mode":"off"}`, "success")
 			r.set("trv", 1, 0x0201, 0x0000, 1975.0, "current_temp", 19.75)
 		}},
-		{"remote-actions", []string{"remote"}, func() {
-			for _, c := range []byte{0x01, 0x00} { // on, off
-				if err := emu.Command(ieee(t, recordedIEEE["remote"]), 1, 0x0006, c, nil); err != nil {
+		{"remote-actions", []string{"remote", "remote2"}, func() {
+			for _, c := range []struct {
+				dev     string
+				cluster uint16
+				cmd     byte
+				payload []byte
+			}{
+				{"remote", 0x0006, 0x01, nil},                 // on
+				{"remote", 0x0006, 0x00, nil},                 // off
+				{"remote2", 0x0006, 0x02, nil},                // toggle
+				{"remote2", 0x0008, 0x05, []byte{0x00, 0x53}}, // move up with on/off: held
+				{"remote2", 0x0008, 0x07, nil},                // stop with on/off: released
+			} {
+				if err := emu.Command(ieee(t, recordedIEEE[c.dev]), 1, c.cluster, c.cmd, c.payload); err != nil {
 					t.Fatal(err)
 				}
 			}
 			w.WaitFor(recPrefix+"devices/"+recordedIEEE["remote"]+"/events", hasField("event", "off"), 20*time.Second)
+			w.WaitFor(recPrefix+"devices/"+recordedIEEE["remote2"]+"/events", hasField("event", "brightness_up_release"), 20*time.Second)
+		}},
+		{"relay-flat-command", []string{"relay"}, func() {
+			// The platform's flat form: values beside the id, not in "values".
+			w.Publish(recPrefix+"devices/"+recordedIEEE["relay"]+"/cmd", `{"id":"flat","power":false}`, false)
+			w.WaitFor(recPrefix+"devices/"+recordedIEEE["relay"]+"/cmd/response", func(m mqtttest.Msg) bool {
+				return hasField("cmd_id", "flat")(m) && hasField("status", "success")(m)
+			}, 20*time.Second)
+			r.cmd("relay", `{"power":true}`, "success")
+		}},
+		{"motion-sensor-get", []string{"huemotion"}, func() {
+			r.set("huemotion", 2, 0x0406, 0x0000, 1.0, "occupancy", true)
+			r.set("huemotion", 2, 0x0400, 0x0000, 20000.0, "illuminance", 100.0)
+			w.Reset()
+			w.Publish(recPrefix+"devices/"+recordedIEEE["huemotion"]+"/get", `{"properties":["occupancy_timeout","motion_sensitivity"]}`, false)
+			w.WaitFor(recPrefix+"devices/"+recordedIEEE["huemotion"]+"/state", func(m mqtttest.Msg) bool {
+				return strings.Contains(m.Payload, "motion_sensitivity")
+			}, 20*time.Second)
 		}},
 		{"rename-and-leave", nil, func() {
 			w.Publish("zigbee2mqtt/bridge/request/device/rename", `{"from":"`+recordedIEEE["motion"]+`","to":"hallway/motion"}`, false)
@@ -199,15 +229,15 @@ func TestRecordFixtures(t *testing.T) {
 			r.set("sensor", 1, 0x0402, 0x0000, 2010.0, "temperature", 20.1)
 		}},
 	}
-	// configured is the attribute whose reporting a device's configure sets
-	// up, for the devices whose recordings report it.
-	configured := map[string][2]uint16{"plug": {0x0b04, 0x050b}, "trv": {0x0201, 0x0000}}
+	// configured is the endpoint and attribute whose reporting a device's
+	// configure sets up, for the devices whose recordings report it.
+	configured := map[string][3]uint16{"plug": {1, 0x0b04, 0x050b}, "trv": {1, 0x0201, 0x0000}, "huemotion": {2, 0x0406, 0x0000}}
 	for _, c := range cases {
 		if len(c.needs) > 0 {
 			join(c.needs...)
 			for _, d := range c.needs {
 				if a, ok := configured[d]; ok {
-					waitConfigured(t, emu, recordedIEEE[d], 1, a[0], a[1])
+					waitConfigured(t, emu, recordedIEEE[d], byte(a[0]), a[1], a[2])
 				}
 			}
 			settle()

@@ -106,11 +106,6 @@ c.states(0)
 c.cmd(0, {"power": True})
 c.echo(0, 1)
 
-c = case("sonoff-relay", ["sonoff_basiczbr3"], "Sonoff BASICZBR3 relay: on/off and a flat command form")
-c.states(0)
-c.raw(P + "devices/" + c.devs[0]["device"]["ieee_address"] + "/cmd", {"id": "flat-1", "power": True}, qos=1)
-c.echo(0, 0)
-
 c = case("multi-gang-switches", ["tuya_ts0012", "tuya_ts0002", "aqara_qbkg12lm"],
          "Endpoint-suffixed properties: state_left/state_right and state_l1/state_l2 become power_left, power_l1, ...")
 c.states(0)
@@ -124,15 +119,6 @@ c.echo(0, 0)
 # Sensors.
 c = case("aqara-climate-sensor", ["aqara_wsdcgq11lm"], "Aqara WSDCGQ11LM: temperature, humidity, pressure, battery, voltage")
 c.states(0)
-
-c = case("hue-motion-sensor", ["philips_9290012607"], "Philips Hue motion sensor: occupancy, illuminance, temperature; a get for readable properties")
-c.states(0)
-c.raw(P + "devices/" + c.devs[0]["device"]["ieee_address"] + "/get", {"properties": ["occupancy_timeout", "motion_sensitivity"]}, qos=1)
-
-# Buttons and remotes: actions become events.
-c = case("ikea-remotes-actions", ["ikea_e1743", "ikea_e1524_e1810"], "IKEA E1743 and E1524/E1810: every action is an event, never state")
-c.states(0)
-c.states(1)
 
 c = case("aqara-and-hue-buttons", ["xiaomi_wxkg11lm", "philips_324131092621"], "Aqara WXKG11LM and Hue dimmer: actions with siblings such as action_duration")
 c.states(0)
