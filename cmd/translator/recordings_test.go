@@ -223,10 +223,8 @@ func TestRecordFixtures(t *testing.T) {
 			w.WaitFor("zigbee2mqtt/bridge/state", hasField("state", "offline"), 30*time.Second)
 			w.Reset()
 			w.WaitFor("zigbee2mqtt/bridge/state", hasField("state", "online"), 60*time.Second)
-			// Zigbee2MQTT publishes online before it listens to the network
-			// ("Zigbee2MQTT started!"); a report sent at once is lost.
-			time.Sleep(2 * time.Second)
-			r.set("sensor", 1, 0x0402, 0x0000, 2010.0, "temperature", 20.1)
+			reportSeen(t, emu, w, recordedIEEE["sensor"], 0x0402, 2010.0,
+				recPrefix+"devices/"+recordedIEEE["sensor"]+"/state", hasField("state.temperature", 20.1))
 		}},
 	}
 	// configured is the endpoint and attribute whose reporting a device's

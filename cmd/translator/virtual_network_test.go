@@ -233,20 +233,14 @@ func TestDaemon_EmbeddedVirtualNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitResumed(t, p, 1)
-	if err := emu.SetAttribute(ieee(t, bulbIEEE), 1, 0x0006, 0x0000, true); err != nil {
-		t.Fatal(err)
-	}
-	w.WaitFor(bulb+"state", hasField("state.power", true), 20*time.Second)
+	reportSeen(t, emu, w, bulbIEEE, 0x0006, true, bulb+"state", hasField("state.power", true))
 
 	// The coordinator drops the connection: Zigbee2MQTT exits, the
 	// supervisor starts it again once the coordinator answers, and state
 	// flows again.
 	emu.Drop()
 	waitResumed(t, p, 2)
-	if err := emu.SetAttribute(ieee(t, bulbIEEE), 1, 0x0006, 0x0000, false); err != nil {
-		t.Fatal(err)
-	}
-	w.WaitFor(bulb+"state", hasField("state.power", false), 20*time.Second)
+	reportSeen(t, emu, w, bulbIEEE, 0x0006, false, bulb+"state", hasField("state.power", false))
 
 	// The coordinator is gone for a while: Zigbee2MQTT cannot reach it and
 	// the supervisor retries; when it is back with its state, the network
@@ -261,16 +255,32 @@ func TestDaemon_EmbeddedVirtualNetwork(t *testing.T) {
 	}
 	emu, _ = startCoordinatorAt(t, filepath.Join(dir, "coordinator.json"), addr)
 	waitResumed(t, p, 3)
-	w.Reset()
-	if err := emu.SetAttribute(ieee(t, bulbIEEE), 1, 0x0006, 0x0000, true); err != nil {
-		t.Fatal(err)
-	}
-	w.WaitFor(bulb+"state", hasField("state.power", true), 20*time.Second)
+	reportSeen(t, emu, w, bulbIEEE, 0x0006, true, bulb+"state", hasField("state.power", true))
 
 	// Every start used the one network the coordinator formed.
 	if n := strings.Count(p.Output(), "zigbee-herdsman started (reset)") + strings.Count(p.Output(), "zigbee-herdsman started (restored)"); n > 1 {
 		t.Errorf("the network was formed %d times, want once", n)
 	}
+}
+
+// reportSeen makes a device report attribute 0x0000 of cluster on
+// endpoint 1 until a new message on topic matches: after a restart,
+// Zigbee2MQTT says it resumed before it listens to the network, and a real
+// device reports again later, as this does every 3 s.
+func reportSeen(t *testing.T, emu *coordinator.Emulator, w *mqtttest.Client, dev string, cluster uint16, value any, topic string, match func(mqtttest.Msg) bool) {
+	t.Helper()
+	w.Reset()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		if err := emu.SetAttribute(ieee(t, dev), 1, cluster, 0x0000, value); err != nil {
+			t.Fatal(err)
+		}
+		for next := time.Now().Add(3 * time.Second); time.Now().Before(next); time.Sleep(50 * time.Millisecond) {
+			if w.Count(topic, match) > 0 {
+				return
+			}
+		}
+	}
+	t.Fatalf("no matching message on %s within 30 s of reports", topic)
 }
 
 // z2mPID is the process id of the Zigbee2MQTT the supervisor started last.
