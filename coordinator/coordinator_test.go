@@ -155,3 +155,34 @@ func builtinDevice(t *testing.T, model string) *device {
 	t.Fatalf("no built-in description of %s", model)
 	return nil
 }
+
+// The Groups cluster keeps the endpoint's groups and answers add and remove
+// with the group, as zigbee-herdsman's addToGroup expects.
+func TestDevice_Groups(t *testing.T) {
+	bulb := builtinDevice(t, "LED1545G12")
+	tests := []struct {
+		name, zcl, answer string
+		member            bool
+	}{
+		{"add group 1", "01300001000000", "19300000" + "0100", true},
+		{"remove group 1", "0131030100", "19310300" + "0100", false},
+		{"remove group 1 again", "0132030100", "1932038b" + "0100", false},
+		{"add, then remove all", "01330001000000", "19330000" + "0100", true},
+	}
+	for _, tt := range tests {
+		data, _ := hex.DecodeString(tt.zcl)
+		f, _ := parseZCL(data)
+		answers, _ := bulb.handleZCL(1, 0x0004, f)
+		if len(answers) != 1 || hex.EncodeToString(answers[0]) != tt.answer {
+			t.Errorf("%s: answers %x, want %s", tt.name, answers, tt.answer)
+		}
+		if got := bulb.eps[1].groups[1]; got != tt.member {
+			t.Errorf("%s: member of group 1 = %v, want %v", tt.name, got, tt.member)
+		}
+	}
+	f, _ := parseZCL([]byte{0x01, 0x34, 0x04})
+	bulb.handleZCL(1, 0x0004, f)
+	if len(bulb.eps[1].groups) != 0 {
+		t.Errorf("remove all left groups %v", bulb.eps[1].groups)
+	}
+}

@@ -108,6 +108,8 @@ type attrKey struct {
 type endpoint struct {
 	Endpoint
 	attrs map[uint16]map[uint16]*attribute
+	// groups the endpoint is a member of (the Groups cluster's table).
+	groups map[uint16]bool
 }
 
 type attribute struct {
@@ -156,7 +158,7 @@ func (d Description) compile() (*device, error) {
 		return nil, fmt.Errorf("no endpoints")
 	}
 	for _, e := range d.Endpoints {
-		ep := &endpoint{Endpoint: e, attrs: map[uint16]map[uint16]*attribute{}}
+		ep := &endpoint{Endpoint: e, attrs: map[uint16]map[uint16]*attribute{}, groups: map[uint16]bool{}}
 		for cs, attrs := range e.Attributes {
 			c, err := strconv.ParseUint(cs, 0, 16)
 			if err != nil {

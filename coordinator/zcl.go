@@ -130,6 +130,7 @@ const (
 	statusUnsupCluster   = 0x81
 	statusUnsupGeneral   = 0x82
 	statusUnsupAttribute = 0x86
+	statusNotFound       = 0x8B
 )
 
 // handleZCL runs a frame addressed to one of the device's endpoints and
@@ -147,6 +148,8 @@ func (d *device) handleZCL(ep byte, cluster uint16, f zclFrame) (answers [][]byt
 		switch {
 		case cluster == 0x0101 && f.cmd <= 0x01: // Door Lock answers lock/unlock with its own response
 			answers = append(answers, f.reply(true, f.cmd, []byte{status}))
+		case cluster == 0x0004 && (f.cmd == 0x00 || f.cmd == 0x03): // Groups: add and remove answer with the group
+			answers = append(answers, f.reply(true, f.cmd, buf{}.u8(status).bytes(f.payload[:min(2, len(f.payload))])))
 		case !f.noDefaultResponse():
 			answers = append(answers, f.reply(false, 0x0B, []byte{f.cmd, status}))
 		}
@@ -295,6 +298,22 @@ func (d *device) clusterCommand(ep byte, cluster uint16, f zclFrame) (changed []
 			set(0x0102, 0x0008, 0x20, float64(r.u8()))
 		case 0x08:
 			set(0x0102, 0x0009, 0x20, float64(r.u8()))
+		default:
+			return nil, statusUnsupCluster
+		}
+	case 0x0004: // Groups: add, remove, remove all
+		e := d.eps[ep]
+		switch f.cmd {
+		case 0x00:
+			e.groups[r.u16()] = true
+		case 0x03:
+			id := r.u16()
+			if !e.groups[id] {
+				return nil, statusNotFound
+			}
+			delete(e.groups, id)
+		case 0x04:
+			clear(e.groups)
 		default:
 			return nil, statusUnsupCluster
 		}

@@ -67,6 +67,9 @@ func (e *Emulator) af(f frame, r *reader) []frame {
 				dst = e.joined(addr)
 			case mode == 2 && addr < 0xFFF8:
 				dst = e.member(uint16(addr))
+			case mode == 1: // a group: confirmed, then run by its members
+				out = append(out, areq(subAF, 0x80, []byte{0, srcEp, transID}))
+				return append(out, e.deliverGroup(uint16(addr), srcEp, cluster, data)...)
 			}
 		}
 		// Broadcasts and group sends are confirmed and not answered.
@@ -79,14 +82,15 @@ func (e *Emulator) af(f frame, r *reader) []frame {
 		if dst == nil {
 			return out
 		}
-		return append(out, e.deliver(dst, dstEp, srcEp, cluster, data)...)
+		return append(out, e.deliver(dst, dstEp, srcEp, cluster, data, true)...)
 	}
 	return out
 }
 
-// deliver runs a ZCL frame on a device and returns its answers, and the
-// reports of attributes it changed that have a configured report.
-func (e *Emulator) deliver(d *device, ep, coordEp byte, cluster uint16, data []byte) []frame {
+// deliver runs a ZCL frame on a device and returns its answers (when answer
+// is set; a group frame gets none), and the reports of attributes it
+// changed that have a configured report.
+func (e *Emulator) deliver(d *device, ep, coordEp byte, cluster uint16, data []byte, answer bool) []frame {
 	if d.eps[ep] == nil {
 		return nil // no such endpoint: a real network drops it
 	}
@@ -100,6 +104,9 @@ func (e *Emulator) deliver(d *device, ep, coordEp byte, cluster uint16, data []b
 		return nil
 	}
 	answers, changed := d.handleZCL(ep, cluster, zf)
+	if !answer {
+		answers = nil
+	}
 	var out []frame
 	for _, a := range answers {
 		out = append(out, e.incoming(d, ep, coordEp, cluster, a))
@@ -117,6 +124,24 @@ func (e *Emulator) deliver(d *device, ep, coordEp byte, cluster uint16, data []b
 	}
 	for _, c := range order {
 		out = append(out, e.incoming(d, ep, 1, c, d.report(ep, c, byCluster[c])))
+	}
+	return out
+}
+
+// deliverGroup runs a group-addressed ZCL frame on every member endpoint of
+// the group. Members do not answer a group frame; they report what it
+// changed.
+func (e *Emulator) deliverGroup(group uint16, srcEp byte, cluster uint16, data []byte) []frame {
+	var out []frame
+	for _, d := range e.devices {
+		if _, joined := e.nv.nwkOf(d.ieee); !joined {
+			continue
+		}
+		for _, id := range d.epOrder {
+			if d.eps[id].groups[group] {
+				out = append(out, e.deliver(d, id, srcEp, cluster, data, false)...)
+			}
+		}
 	}
 	return out
 }

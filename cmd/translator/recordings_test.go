@@ -31,6 +31,10 @@ var recordedIEEE = map[string]string{
 	"remote2": "0x90fd9ffffe0a1b2c", "relay": "0x00124b001f6e7d8c", "huemotion": "0x00178801034f5e6d",
 }
 
+// recordedGroups are the instance's own groups (the platform's, not
+// Zigbee2MQTT's); the group case's fixture carries them in instance.json.
+const recordedGroups = `[{"group_id":"evening","devices":["0x000d6ffffe4b5c6d","0x0017880102a3b4c5"]}]`
+
 // recording drives the live virtual network during one recorded case.
 type recording struct {
 	t   *testing.T
@@ -84,8 +88,8 @@ func TestRecordFixtures(t *testing.T) {
 	emu := startCoordinator(t, filepath.Join(t.TempDir(), "coordinator.json"))
 	b := mqtttest.StartBroker(t)
 	w := mqtttest.Connect(t, b.Addr, "operator")
-	w.Subscribe("IoT2mqtt/#", "zigbee2mqtt/bridge/state")
-	startTranslator(t, b, `{"instance_id":"zb","connection":{"serial_port":"tcp://`+emu.Addr()+`","adapter":"zstack","z2m_base_topic":"zigbee2mqtt",`+
+	w.Subscribe("IoT2mqtt/#", "zigbee2mqtt/bridge/state", "zigbee2mqtt/bridge/response/#", "zigbee2mqtt/bridge/groups", "zigbee2mqtt/living room/#")
+	startTranslator(t, b, `{"instance_id":"zb","groups":`+recordedGroups+`,"connection":{"serial_port":"tcp://`+emu.Addr()+`","adapter":"zstack","z2m_base_topic":"zigbee2mqtt",`+
 		`"channel":15,"pan_id":"0x1a62","ext_pan_id":"dddddddddddddddd","network_key":"0102030405060708090a0b0c0d0e0f10","data_dir":"`+filepath.Join(t.TempDir(), "z2m")+`"}}`,
 		z2mEnv, "LOG_LEVEL=INFO")
 	w.WaitFor(recPrefix+"meta/info", hasField("bridge_online", true), 90*time.Second)
@@ -209,6 +213,33 @@ func TestRecordFixtures(t *testing.T) {
 				return strings.Contains(m.Payload, "motion_sensitivity")
 			}, 20*time.Second)
 		}},
+		{"group-command", nil, func() {
+			bridge := func(request, payload string) {
+				w.Publish("zigbee2mqtt/bridge/request/"+request, payload, false)
+				w.WaitFor("zigbee2mqtt/bridge/response/"+request, hasField("status", "ok"), 20*time.Second)
+			}
+			bridge("group/add", `{"friendly_name":"living room/lights","id":1}`)
+			w.Reset()
+			bridge("group/members/add", `{"group":"living room/lights","device":"`+recordedIEEE["bulb"]+`","endpoint":1}`)
+			w.Reset()
+			bridge("group/members/add", `{"group":"living room/lights","device":"`+recordedIEEE["colour"]+`","endpoint":11}`)
+			w.Reset()
+			// A Zigbee2MQTT group, by its id; the instance's own group; an unknown group.
+			w.Publish(recPrefix+"groups/1/cmd", `{"values":{"power":true,"brightness":60}}`, false)
+			for _, d := range []string{"bulb", "colour"} {
+				w.WaitFor(recPrefix+"devices/"+recordedIEEE[d]+"/state", hasField("state.brightness", 60.0), 20*time.Second)
+			}
+			w.Publish(recPrefix+"groups/evening/cmd", `{"values":{"color_temp":2700}}`, false)
+			// 2700 K is 370 mired, which reads back as 2703 K.
+			w.WaitFor(recPrefix+"devices/"+recordedIEEE["bulb"]+"/state", hasField("state.color_temp", 2703.0), 20*time.Second)
+			w.Publish(recPrefix+"groups/nope/cmd", `{"values":{"power":true}}`, false)
+			w.WaitFor(recPrefix+"error", nil, 20*time.Second)
+			for _, d := range []string{"bulb", "colour"} {
+				if got, _ := emu.Attribute(ieee(t, recordedIEEE[d]), map[string]byte{"bulb": 1, "colour": 11}[d], 0x0008, 0x0000); got != 152.0 {
+					t.Errorf("the group command left %s's level at %v, want 152 (60 %%)", d, got)
+				}
+			}
+		}},
 		{"rename-and-leave", nil, func() {
 			w.Publish("zigbee2mqtt/bridge/request/device/rename", `{"from":"`+recordedIEEE["motion"]+`","to":"hallway/motion"}`, false)
 			w.WaitFor(recPrefix+"meta/devices_list", func(m mqtttest.Msg) bool { return strings.Contains(m.Payload, "hallway/motion") }, 20*time.Second)
@@ -245,6 +276,11 @@ func TestRecordFixtures(t *testing.T) {
 		c.run()
 		settle()
 		rec.stop(t)
+		if c.name == "group-command" {
+			if err := os.WriteFile(filepath.Join(dir, "instance.json"), []byte(`{"instance_id":"zb","connection":{},"groups":`+recordedGroups+`}`+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 		o, err := replay.Run(dir, replay.Options{})
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)

@@ -131,15 +131,6 @@ c.cmd(0, {"target_temp": 22.5}, "t-set")
 c.echo(0, 0)
 
 # Lifecycle scenarios.
-c = case("group-command", ["ikea_led1545g12", "philips_9290012573a"],
-         "A Zigbee2MQTT group (id 1) command, an instance-JSON fan-out group, and an unknown group")
-c.z2m("bridge/groups", BRIDGE["bridge/groups"]["payload"], retain=True, qos=1)
-c.states(0, 3)
-c.states(1, 3)
-c.raw(P + "groups/1/cmd", {"values": {"power": True, "brightness": 60}}, qos=1)
-c.raw(P + "groups/evening/cmd", {"values": {"color_temp": 2700}}, qos=1)
-c.raw(P + "groups/nope/cmd", {"values": {"power": True}}, qos=1)
-
 c = case("availability-flapping", ["sonoff_basiczbr3"], "A relay's availability flaps online/offline in both payload forms")
 c.states(0, 2)
 for i, s in enumerate(["offline", "online", "offline", "online"]):
