@@ -133,16 +133,16 @@ func (e *Emulator) deliver(d *device, ep, coordEp byte, cluster uint16, data []b
 // changed.
 func (e *Emulator) deliverGroup(group uint16, srcEp byte, cluster uint16, data []byte) []frame {
 	var out []frame
-	for _, d := range e.devices {
-		if _, joined := e.nv.nwkOf(d.ieee); !joined {
-			continue
-		}
-		for _, id := range d.epOrder {
-			if d.eps[id].groups[group] {
-				out = append(out, e.deliver(d, id, srcEp, cluster, data, false)...)
+	e.nv.eachMember(func(ieee uint64, _ uint16) bool {
+		if d := e.devices[ieee]; d != nil {
+			for _, id := range d.epOrder {
+				if d.eps[id].groups[group] {
+					out = append(out, e.deliver(d, id, srcEp, cluster, data, false)...)
+				}
 			}
 		}
-	}
+		return true
+	})
 	return out
 }
 
