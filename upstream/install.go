@@ -1,9 +1,12 @@
 package upstream
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 )
@@ -32,21 +35,56 @@ func FindInstallDir() (string, error) {
 		}
 		return dir, nil
 	}
-	candidates := []string{DefaultInstallDir}
-	if wd, err := os.Getwd(); err == nil {
-		for dir := wd; ; dir = filepath.Dir(dir) {
-			candidates = append(candidates, filepath.Join(dir, ".cache", "z2m"))
-			if filepath.Dir(dir) == dir {
-				break
-			}
-		}
+	if installed(DefaultInstallDir) {
+		return DefaultInstallDir, nil
 	}
-	for _, dir := range candidates {
-		if installed(dir) {
-			return dir, nil
-		}
+	if dir := findUp(filepath.Join(".cache", "z2m"), installed); dir != "" {
+		return dir, nil
 	}
 	return "", errors.New("find zigbee2mqtt: not installed (run upstream/install.sh or set " + InstallDirEnv + ")")
+}
+
+// findUp returns rel joined to the working directory or its nearest parent
+// for which ok holds, or "".
+func findUp(rel string, ok func(path string) bool) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if p := filepath.Join(dir, rel); ok(p) {
+			return p
+		}
+		if filepath.Dir(dir) == dir {
+			return ""
+		}
+	}
+}
+
+// Install finds the pinned Zigbee2MQTT and, when it is missing, installs it
+// with the checkout's upstream/install.sh, whose output goes to w. It fails,
+// saying why, where it cannot: outside a checkout, or without Node.js and
+// npm.
+func Install(ctx context.Context, w io.Writer) (string, error) {
+	if dir, err := FindInstallDir(); err == nil {
+		return dir, nil
+	}
+	script := findUp(filepath.Join("upstream", "install.sh"), func(p string) bool { _, err := os.Stat(p); return err == nil })
+	if script == "" {
+		return "", fmt.Errorf("Zigbee2MQTT %s is not installed: run from a checkout (upstream/install.sh installs it), or set %s", Z2MVersion, InstallDirEnv)
+	}
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return "", fmt.Errorf("Zigbee2MQTT %s is not installed, and installing it needs Node.js and npm: %s is not on PATH", Z2MVersion, tool)
+		}
+	}
+	fmt.Fprintf(w, "installing Zigbee2MQTT %s from npm into .cache/z2m (once; a minute or two)\n", Z2MVersion)
+	cmd := exec.CommandContext(ctx, "sh", script)
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("install Zigbee2MQTT: %w", err)
+	}
+	return FindInstallDir()
 }
 
 func installed(dir string) bool {

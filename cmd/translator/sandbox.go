@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -69,9 +68,12 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		*scripted = true
 	}
 	if !*scripted {
-		if err := ensureZigbee2MQTT(ctx, stderr); err != nil {
+		dir, err := upstream.Install(ctx, stderr)
+		if err != nil {
 			fmt.Fprintf(stderr, "sandbox: %v\nsandbox: running the scripted mode instead (translator sandbox -scripted), which plays recorded Zigbee2MQTT messages\n\n", err)
 			*scripted = true
+		} else if err := os.Setenv(upstream.InstallDirEnv, dir); err != nil {
+			return err
 		}
 	}
 	brokerURL := *brokerFlag
@@ -274,52 +276,6 @@ func joinAll(ctx context.Context, host string, emu *coordinator.Emulator, stderr
 		}
 	}()
 	return nil
-}
-
-// ensureZigbee2MQTT finds the pinned Zigbee2MQTT, installing it with
-// upstream/install.sh on first use. It fails, saying why, where it cannot.
-func ensureZigbee2MQTT(ctx context.Context, stderr io.Writer) error {
-	if dir, err := upstream.FindInstallDir(); err == nil {
-		return os.Setenv(upstream.InstallDirEnv, dir)
-	}
-	script := findUp(filepath.Join("upstream", "install.sh"))
-	if script == "" {
-		return fmt.Errorf("Zigbee2MQTT %s is not installed: run the sandbox from a checkout (it installs it with upstream/install.sh), or set %s", upstream.Z2MVersion, upstream.InstallDirEnv)
-	}
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("Zigbee2MQTT %s is not installed, and installing it needs Node.js and npm: %s is not on PATH", upstream.Z2MVersion, tool)
-		}
-	}
-	fmt.Fprintf(stderr, "sandbox: installing Zigbee2MQTT %s from npm into .cache/z2m (once; a minute or two)\n", upstream.Z2MVersion)
-	cmd := exec.CommandContext(ctx, "sh", script)
-	cmd.Stdout, cmd.Stderr = stderr, stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("install Zigbee2MQTT: %w", err)
-	}
-	dir, err := upstream.FindInstallDir()
-	if err != nil {
-		return err
-	}
-	return os.Setenv(upstream.InstallDirEnv, dir)
-}
-
-// findUp looks for rel in the working directory and its parents.
-func findUp(rel string) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, rel)); err == nil {
-			return filepath.Join(dir, rel)
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
 }
 
 // sandboxLines reads the messages the simulator plays: the built-in demo
