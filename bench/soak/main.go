@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/bench/internal/benchmqtt"
 )
 
 const prefix = "IoT2mqtt/v1/instances/soak/"
@@ -47,13 +47,6 @@ func logEv(format string, a ...any) {
 	fmt.Fprintf(evLog, "%8.1fs "+format+"\n", append([]any{time.Since(startTime).Seconds()}, a...)...)
 }
 
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	must(err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func must(err error) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
@@ -61,65 +54,22 @@ func must(err error) {
 	}
 }
 
+func freePort() int {
+	port, err := benchmqtt.FreePort()
+	must(err)
+	return port
+}
+
 func startBroker(conf string, port int) *exec.Cmd {
-	cmd := exec.Command("mosquitto", "-c", conf)
-	must(cmd.Start())
-	for i := 0; i < 200; i++ {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			c.Close()
-			return cmd
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	must(fmt.Errorf("mosquitto did not listen on %d", port))
-	return nil
+	cmd, err := benchmqtt.StartBroker(conf, port)
+	must(err)
+	return cmd
 }
 
-// connect dials until it succeeds (or 30 s pass) and returns a connected client.
 func connect(port int, id string, onMsg func(paho.PublishReceived) (bool, error), onLost func()) *paho.Client {
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			if time.Now().After(deadline) {
-				must(err)
-			}
-			continue
-		}
-		cfg := paho.ClientConfig{Conn: conn, ClientID: id}
-		if onMsg != nil {
-			cfg.OnPublishReceived = []func(paho.PublishReceived) (bool, error){onMsg}
-		}
-		var once sync.Once
-		lost := func() {
-			if onLost != nil {
-				once.Do(func() { go onLost() })
-			}
-		}
-		cfg.OnClientError = func(error) { lost() }
-		cfg.OnServerDisconnect = func(*paho.Disconnect) { lost() }
-		c := paho.NewClient(cfg)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err = c.Connect(ctx, &paho.Connect{ClientID: id, KeepAlive: 30, CleanStart: true})
-		cancel()
-		if err == nil {
-			return c
-		}
-		conn.Close()
-		if time.Now().After(deadline) {
-			must(err)
-		}
-	}
-}
-
-func subscribe(c *paho.Client, topics ...string) error {
-	s := &paho.Subscribe{}
-	for _, t := range topics {
-		s.Subscriptions = append(s.Subscriptions, paho.SubscribeOptions{Topic: t, QoS: 1})
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, err := c.Subscribe(ctx, s)
-	return err
+	c, err := benchmqtt.Connect(port, id, onMsg, onLost)
+	must(err)
+	return c
 }
 
 // onEnvelope records state envelopes. The subscription does not use RetainAsPublished, so retain=true
@@ -170,7 +120,7 @@ func collectRetained(port int, wait time.Duration, topics ...string) map[string]
 		}
 		return true, nil
 	}, nil)
-	must(subscribe(gc, topics...))
+	must(benchmqtt.Subscribe(gc, 1, topics...))
 	time.Sleep(wait)
 	gc.Disconnect(&paho.Disconnect{})
 	gmu.Lock()
@@ -285,7 +235,7 @@ func main() {
 	var subConnect func()
 	subConnect = func() {
 		c := connect(port, "soak-verifier", onEnvelope, func() { time.Sleep(200 * time.Millisecond); subConnect() })
-		if err := subscribe(c, prefix+"devices/+/state"); err != nil {
+		if err := benchmqtt.Subscribe(c, 1, prefix+"devices/+/state"); err != nil {
 			logEv("verifier subscribe: %v", err)
 		}
 	}

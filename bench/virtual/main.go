@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +24,7 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/iot2mqtt/zigbee2mqtt-translator/bench/internal/benchmqtt"
 	"github.com/iot2mqtt/zigbee2mqtt-translator/coordinator"
 )
 
@@ -99,17 +99,19 @@ func run(translator, install string, n int, rates string, seconds int, variant, 
 	}
 	defer os.RemoveAll(work)
 
-	port := freePort()
+	port, err := benchmqtt.FreePort()
+	if err != nil {
+		return err
+	}
 	conf := filepath.Join(work, "mosquitto.conf")
 	if err := os.WriteFile(conf, fmt.Appendf(nil, "listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n", port), 0o644); err != nil {
 		return err
 	}
-	broker := exec.Command("mosquitto", "-c", conf)
-	if err := broker.Start(); err != nil {
-		return fmt.Errorf("mosquitto: %w", err)
+	broker, err := benchmqtt.StartBroker(conf, port)
+	if err != nil {
+		return err
 	}
 	defer broker.Process.Kill()
-	waitListen(port)
 
 	emu, err := newEmulator(n, filepath.Join(work, "coordinator.json"))
 	if err != nil {
@@ -164,9 +166,12 @@ func run(translator, install string, n int, rates string, seconds int, variant, 
 	}()
 
 	obs := &observer{samples: map[int]*sample{}}
-	cli := connect(port, obs.onMessage)
+	cli, err := benchmqtt.Connect(port, "bench-observer", obs.onMessage, nil)
+	if err != nil {
+		return err
+	}
 	defer cli.Disconnect(&paho.Disconnect{})
-	if err := subscribe(cli, "zigbee2mqtt/+", prefix+"devices/+/state", prefix+"meta/+"); err != nil {
+	if err := benchmqtt.Subscribe(cli, 0, "zigbee2mqtt/+", prefix+"devices/+/state", prefix+"meta/+"); err != nil {
 		return err
 	}
 	var zpid int
@@ -332,51 +337,6 @@ func waitFor(d time.Duration, ok func() bool) bool {
 		}
 	}
 	return false
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func waitListen(port int) {
-	waitFor(5*time.Second, func() bool {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-}
-
-func connect(port int, onMsg func(paho.PublishReceived) (bool, error)) *paho.Client {
-	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		panic(err)
-	}
-	c := paho.NewClient(paho.ClientConfig{Conn: conn, ClientID: "bench-observer",
-		OnPublishReceived: []func(paho.PublishReceived) (bool, error){onMsg}})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := c.Connect(ctx, &paho.Connect{ClientID: "bench-observer", KeepAlive: 30, CleanStart: true}); err != nil {
-		panic(err)
-	}
-	return c
-}
-
-func subscribe(c *paho.Client, topics ...string) error {
-	s := &paho.Subscribe{}
-	for _, t := range topics {
-		s.Subscriptions = append(s.Subscriptions, paho.SubscribeOptions{Topic: t, QoS: 0})
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, err := c.Subscribe(ctx, s)
-	return err
 }
 
 func publish(c *paho.Client, topic, payload string) {
