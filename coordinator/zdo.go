@@ -322,42 +322,45 @@ func (e *Emulator) Leave(ieee uint64) error {
 // change as a real one does: with an attribute report, or with a Zone Status
 // Change Notification for an IAS zone's status (0x0500/0x0002).
 func (e *Emulator) SetAttribute(ieee uint64, ep byte, cluster, attr uint16, value any) error {
-	e.mu.Lock()
-	d := e.joined(ieee)
-	if d == nil {
-		e.mu.Unlock()
-		return fmt.Errorf("set 0x%016x: %w", ieee, errNoDevice)
-	}
-	a, ok := d.attr(ep, cluster, attr)
-	if !ok {
-		e.mu.Unlock()
-		return fmt.Errorf("set %s: endpoint %d has no attribute 0x%04x in cluster 0x%04x", d.desc.IEEE, ep, attr, cluster)
-	}
-	if b, isBool := value.(bool); isBool {
-		value = map[bool]float64{false: 0, true: 1}[b]
-	}
-	a.value = value
-	f := e.incoming(d, ep, 1, cluster, d.changed(ep, cluster, attr))
-	e.mu.Unlock()
-	e.send(f)
-	return nil
+	return e.sendFrom(ieee, ep, cluster, "set", func(d *device) ([]byte, error) {
+		a, ok := d.attr(ep, cluster, attr)
+		if !ok {
+			return nil, fmt.Errorf("endpoint %d has no attribute 0x%04x in cluster 0x%04x", ep, attr, cluster)
+		}
+		if b, isBool := value.(bool); isBool {
+			value = map[bool]float64{false: 0, true: 1}[b]
+		}
+		a.value = value
+		return d.changed(ep, cluster, attr), nil
+	})
 }
 
 // Command makes a joined device send a cluster command to the
 // coordinator, as a remote does when a button is pressed: cmd and payload
 // are the command id and its ZCL payload.
 func (e *Emulator) Command(ieee uint64, ep byte, cluster uint16, cmd byte, payload []byte) error {
+	return e.sendFrom(ieee, ep, cluster, "command", func(d *device) ([]byte, error) {
+		if d.eps[ep] == nil {
+			return nil, fmt.Errorf("no endpoint %d", ep)
+		}
+		return buf{}.u8(0x11).u8(d.nextTSN()).u8(cmd).bytes(payload), nil // cluster-specific, client to server, no default response
+	})
+}
+
+// sendFrom sends the ZCL frame build makes on a joined device, from its
+// endpoint ep to the coordinator. op names the request in errors.
+func (e *Emulator) sendFrom(ieee uint64, ep byte, cluster uint16, op string, build func(*device) ([]byte, error)) error {
 	e.mu.Lock()
 	d := e.joined(ieee)
 	if d == nil {
 		e.mu.Unlock()
-		return fmt.Errorf("command 0x%016x: %w", ieee, errNoDevice)
+		return fmt.Errorf("%s 0x%016x: %w", op, ieee, errNoDevice)
 	}
-	if d.eps[ep] == nil {
+	zcl, err := build(d)
+	if err != nil {
 		e.mu.Unlock()
-		return fmt.Errorf("command %s: no endpoint %d", d.desc.IEEE, ep)
+		return fmt.Errorf("%s %s: %w", op, d.desc.IEEE, err)
 	}
-	zcl := buf{}.u8(0x11).u8(d.nextTSN()).u8(cmd).bytes(payload) // cluster-specific, client to server, no default response
 	f := e.incoming(d, ep, 1, cluster, zcl)
 	e.mu.Unlock()
 	e.send(f)
