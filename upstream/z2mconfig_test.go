@@ -193,14 +193,7 @@ func TestRenderFrontendDisabledByDefault(t *testing.T) {
 func TestRenderMerge(t *testing.T) {
 	inst := parseExample(t, "tcp_overrides")
 	completeIdentity(inst)
-	out, err := upstream.Render(inst, testMQTT)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal(out, &cfg); err != nil {
-		t.Fatal(err)
-	}
+	cfg := renderMap(t, inst)
 	tests := []struct {
 		path string
 		want any
@@ -511,18 +504,25 @@ func TestRenderQuietPublications(t *testing.T) {
 			inst := parseExample(t, "tcp_minimal")
 			completeIdentity(inst)
 			inst.Z2MLogLevel = tt.level
-			out, err := upstream.Render(inst, testMQTT)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var cfg map[string]any
-			if err := yaml.Unmarshal(out, &cfg); err != nil {
-				t.Fatal(err)
-			}
+			cfg := renderMap(t, inst)
 			got, _ := dig(cfg, "advanced.log_namespaced_levels.z2m:mqtt")
 			if !equalYAML(got, tt.want) {
 				t.Errorf("z2m:mqtt level = %#v, want %#v", got, tt.want)
 			}
 		})
 	}
+}
+
+// renderMap renders inst's configuration.yaml and decodes it.
+func renderMap(t *testing.T, inst *upstream.Instance) map[string]any {
+	t.Helper()
+	out, err := upstream.Render(inst, testMQTT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
