@@ -260,13 +260,17 @@ func TestRecordFixtures(t *testing.T) {
 	}
 	// configured is the endpoint and attribute whose reporting a device's
 	// configure sets up, for the devices whose recordings report it.
-	configured := map[string][3]uint16{"plug": {1, 0x0b04, 0x050b}, "trv": {1, 0x0201, 0x0000}, "huemotion": {2, 0x0406, 0x0000}}
+	type attribute struct {
+		ep            byte
+		cluster, attr uint16
+	}
+	configured := map[string]attribute{"plug": {1, 0x0b04, 0x050b}, "trv": {1, 0x0201, 0x0000}, "huemotion": {2, 0x0406, 0x0000}}
 	for _, c := range cases {
 		if len(c.needs) > 0 {
 			join(c.needs...)
 			for _, d := range c.needs {
 				if a, ok := configured[d]; ok {
-					waitConfigured(t, emu, recordedIEEE[d], byte(a[0]), a[1], a[2])
+					waitConfigured(t, emu, recordedIEEE[d], a.ep, a.cluster, a.attr)
 				}
 			}
 			settle()
