@@ -279,7 +279,7 @@ func TestRecordFixtures(t *testing.T) {
 		rec := startRecorder(t, b, dir)
 		c.run()
 		settle()
-		rec.stop(t)
+		stopRecorder(t, rec)
 		if c.name == "group-command" {
 			if err := os.WriteFile(filepath.Join(dir, "instance.json"), []byte(`{"instance_id":"zb","connection":{},"groups":`+recordedGroups+`}`+"\n"), 0o644); err != nil {
 				t.Fatal(err)
@@ -308,43 +308,25 @@ func mustLines(t *testing.T, path string) []replay.Line {
 	return ls
 }
 
-// recorder is a running `translator record`.
-type recorder struct {
-	cmd  *exec.Cmd
-	done chan error
-}
-
 // startRecorder runs `translator record` into dir, with the IoT2MQTT
 // commands, and waits until it has subscribed.
-func startRecorder(t *testing.T, b *mqtttest.Broker, dir string) *recorder {
+func startRecorder(t *testing.T, b *mqtttest.Broker, dir string) *proc {
 	t.Helper()
 	_ = os.RemoveAll(dir)
-	r := &recorder{cmd: exec.Command(binary, "record", "-broker", "mqtt://"+b.Addr, "-commands", "IoT2mqtt", dir), done: make(chan error, 1)}
-	p := &proc{t: t, done: make(chan struct{})}
-	r.cmd.Stdout, r.cmd.Stderr = p, p
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { r.done <- r.cmd.Wait() }()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.Output(), "recording "); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("translator record did not start: %s", p.Output())
-		}
+	p := startProcess(t, exec.Command(binary, "record", "-broker", "mqtt://"+b.Addr, "-commands", "IoT2mqtt", dir))
+	if !p.logged("recording ") {
+		t.Fatalf("translator record did not start: %s", p.Output())
 	}
 	time.Sleep(300 * time.Millisecond) // the retained topics arrive first
-	return r
+	return p
 }
 
-// stop ends the recording as Ctrl-C does; the recorder writes the fixture.
-func (r *recorder) stop(t *testing.T) {
+// stopRecorder ends the recording as Ctrl-C does; the recorder writes the
+// fixture.
+func stopRecorder(t *testing.T, p *proc) {
 	t.Helper()
-	_ = r.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case err := <-r.done:
-		if err != nil {
-			t.Fatalf("translator record: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("translator record did not stop")
+	p.signal(syscall.SIGINT)
+	if code := p.wait(10 * time.Second); code != 0 {
+		t.Fatalf("translator record exited %d: %s", code, p.Output())
 	}
 }
