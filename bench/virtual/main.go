@@ -2,7 +2,9 @@
 // the virtual network: the emulated coordinator with N temperature sensors, the pinned Zigbee2MQTT,
 // and the translator in embedded mode, as in the container. At each report rate it counts the CPU
 // time of both processes per Zigbee message and the latency from Zigbee2MQTT's publication to the
-// IoT2MQTT envelope, both seen by one client of the same broker. See virtual.sh.
+// IoT2MQTT envelope, both seen by one client of the same broker. With -peer, a reference translator
+// (../shared/bench/reftranslator) reads the same Zigbee2MQTT traffic and is measured the same way, in
+// the same run. See virtual.sh.
 package main
 
 import (
@@ -30,6 +32,9 @@ import (
 
 const prefix = "IoT2mqtt/v1/instances/bench/"
 
+// peerPrefix is where the peer translator publishes its envelopes.
+const peerPrefix = "IoT2mqtt/v1/instances/ref/"
+
 func main() {
 	translator := flag.String("translator", "", "the translator binary")
 	install := flag.String("z2m", "", "the Zigbee2MQTT install (Z2M_INSTALL_DIR)")
@@ -38,15 +43,19 @@ func main() {
 	seconds := flag.Int("seconds", 20, "measurement window per rate")
 	variant := flag.String("variant", "default", "label of this run")
 	instanceExtra := flag.String("instance", "", `extra instance JSON fields, e.g. "z2m_log_level":"info"`)
+	brokerConf := flag.String("broker-conf", "", `extra mosquitto.conf lines, e.g. "set_tcp_nodelay true"`)
+	logFile := flag.String("log", "", "write the translator's log to this file")
+	peer := flag.String("peer", "", "a peer translator run beside it on the same traffic: ../shared/bench/reftranslator's binary (go-ref)")
 	flag.Parse()
-	if err := run(*translator, *install, *devices, *rates, *seconds, *variant, *instanceExtra); err != nil {
+	if err := run(*translator, *install, *logFile, *peer, *brokerConf, *devices, *rates, *seconds, *variant, *instanceExtra); err != nil {
 		fmt.Fprintln(os.Stderr, "virtual:", err)
 		os.Exit(1)
 	}
 }
 
-// sample is one report's way: sent, published by Zigbee2MQTT, translated.
-type sample struct{ z2m, envelope time.Time }
+// sample is one report's way: published by Zigbee2MQTT, translated by the
+// translator and by the peer.
+type sample struct{ z2m, envelope, peer time.Time }
 
 type observer struct {
 	mu      sync.Mutex
@@ -88,11 +97,15 @@ func (o *observer) onMessage(pr paho.PublishReceived) (bool, error) {
 		if k, ok := key(p.Payload); ok && o.samples[k] != nil && o.samples[k].envelope.IsZero() {
 			o.samples[k].envelope = now
 		}
+	case strings.HasPrefix(p.Topic, peerPrefix+"devices/") && !p.Retain:
+		if k, ok := key(p.Payload); ok && o.samples[k] != nil && o.samples[k].peer.IsZero() {
+			o.samples[k].peer = now
+		}
 	}
 	return true, nil
 }
 
-func run(translator, install string, n int, rates string, seconds int, variant, extra string) error {
+func run(translator, install, logFile, peer, brokerConf string, n int, rates string, seconds int, variant, extra string) error {
 	work, err := os.MkdirTemp("", "bench-virtual")
 	if err != nil {
 		return err
@@ -104,7 +117,7 @@ func run(translator, install string, n int, rates string, seconds int, variant, 
 		return err
 	}
 	conf := filepath.Join(work, "mosquitto.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, "listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n", port), 0o644); err != nil {
+	if err := os.WriteFile(conf, fmt.Appendf(nil, "listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n%s\n", port, brokerConf), 0o644); err != nil {
 		return err
 	}
 	broker, err := benchmqtt.StartBroker(conf, port)
@@ -137,9 +150,18 @@ func run(translator, install string, n int, rates string, seconds int, variant, 
 	daemon := exec.Command(translator)
 	daemon.Env = append(os.Environ(), "INSTANCE_NAME=bench", "IOT2MQTT_PATH="+home, "MQTT_HOST=127.0.0.1",
 		"MQTT_PORT="+strconv.Itoa(port), "LOG_LEVEL=INFO", "Z2M_INSTALL_DIR="+install)
-	logs, err := daemon.StderrPipe()
+	stderr, err := daemon.StderrPipe()
 	if err != nil {
 		return err
+	}
+	var logs io.Reader = stderr
+	if logFile != "" {
+		f, err := os.Create(logFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		logs = io.TeeReader(stderr, f)
 	}
 	daemon.Stdout = io.Discard
 	if err := daemon.Start(); err != nil {
@@ -171,8 +193,17 @@ func run(translator, install string, n int, rates string, seconds int, variant, 
 		return err
 	}
 	defer cli.Disconnect(&paho.Disconnect{})
-	if err := benchmqtt.Subscribe(cli, 0, "zigbee2mqtt/+", prefix+"devices/+/state", prefix+"meta/+"); err != nil {
+	if err := benchmqtt.Subscribe(cli, 0, "zigbee2mqtt/+", prefix+"devices/+/state", prefix+"meta/+", peerPrefix+"devices/+/state"); err != nil {
 		return err
+	}
+	ppid := 0
+	if peer != "" {
+		cmd, err := startPeer(peer, port, emu.Devices(), work)
+		if err != nil {
+			return err
+		}
+		defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
+		ppid = cmd.Process.Pid
 	}
 	var zpid int
 	select {
@@ -227,7 +258,7 @@ func run(translator, install string, n int, rates string, seconds int, variant, 
 		logMu.Lock()
 		lines0, bytes0 := logLines, logBytes
 		logMu.Unlock()
-		t0, z0 := cpu(tpid), cpu(zpid)
+		t0, z0, p0 := cpu(tpid), cpu(zpid), cpu(ppid)
 		start := time.Now()
 		devs := emu.Devices()
 		for i := 0; i < total; i++ {
@@ -241,19 +272,19 @@ func run(translator, install string, n int, rates string, seconds int, variant, 
 			obs.mu.Lock()
 			defer obs.mu.Unlock()
 			for k := first; k < first+total; k++ {
-				if obs.samples[k].envelope.IsZero() {
+				if s := obs.samples[k]; s.envelope.IsZero() || (ppid != 0 && s.peer.IsZero()) {
 					return false
 				}
 			}
 			return true
 		})
 		time.Sleep(time.Second)
-		t1, z1 := cpu(tpid), cpu(zpid)
+		t1, z1, p1 := cpu(tpid), cpu(zpid), cpu(ppid)
 		logMu.Lock()
 		lines1, bytes1 := logLines, logBytes
 		logMu.Unlock()
 
-		var lat []float64
+		var lat, peerLat []float64
 		published, translated := 0, 0
 		obs.mu.Lock()
 		for k := first; k < first+total; k++ {
@@ -267,21 +298,57 @@ func run(translator, install string, n int, rates string, seconds int, variant, 
 			if !s.z2m.IsZero() && !s.envelope.IsZero() {
 				lat = append(lat, float64(s.envelope.Sub(s.z2m).Microseconds())/1000)
 			}
+			if !s.z2m.IsZero() && !s.peer.IsZero() {
+				peerLat = append(peerLat, float64(s.peer.Sub(s.z2m).Microseconds())/1000)
+			}
 		}
 		obs.mu.Unlock()
 		sort.Float64s(lat)
+		sort.Float64s(peerLat)
 
 		zUS := float64(z1-z0) * 1e6 / clockTicks / float64(max(published, 1))
 		tUS := float64(t1-t0) * 1e6 / clockTicks / float64(max(published, 1))
-		out, _ := json.Marshal(map[string]any{
+		result := map[string]any{
 			"variant": variant, "devices": n, "rate": rate, "reports": total, "published": published, "translated": translated,
 			"z2m_us_per_msg": round1(zUS), "translator_us_per_msg": round1(tUS), "ratio_pct": round1(100 * tUS / zUS),
 			"p50_ms": round2(pct(lat, 0.50)), "p99_ms": round2(pct(lat, 0.99)),
 			"translator_log_lines": lines1 - lines0, "translator_log_bytes": bytes1 - bytes0,
-		})
+		}
+		if ppid != 0 {
+			pUS := float64(p1-p0) * 1e6 / clockTicks / float64(max(published, 1))
+			result["peer_translated"] = len(peerLat)
+			result["peer_us_per_msg"] = round1(pUS)
+			result["peer_ratio_pct"] = round1(100 * pUS / zUS)
+			result["peer_p50_ms"] = round2(pct(peerLat, 0.50))
+			result["peer_p99_ms"] = round2(pct(peerLat, 0.99))
+		}
+		out, _ := json.Marshal(result)
 		fmt.Println(string(out))
 	}
 	return nil
+}
+
+// startPeer runs the reference translator beside the daemon: it reads the
+// same Zigbee2MQTT topics and publishes one QoS 1 retained envelope per
+// report under instance "ref". Friendly names are the IEEE addresses, as
+// Zigbee2MQTT names a device that nobody renamed.
+func startPeer(bin string, port int, devices []coordinator.DeviceInfo, work string) (*exec.Cmd, error) {
+	names := map[string]string{}
+	for _, d := range devices {
+		names[d.IEEE] = d.IEEE
+	}
+	mapFile := filepath.Join(work, "peer-devices.json")
+	data, _ := json.Marshal(names)
+	if err := os.WriteFile(mapFile, data, 0o644); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "-broker", fmt.Sprintf("127.0.0.1:%d", port), "-map", mapFile, "-qos", "1",
+		"-in-prefix", "zigbee2mqtt", "-instance", "ref", "-retain")
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the peer %s: %w", bin, err)
+	}
+	return cmd, nil
 }
 
 // newEmulator runs the coordinator with n copies of the built-in SONOFF
