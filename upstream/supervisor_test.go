@@ -200,7 +200,6 @@ func TestSupervisorCrashLoop(t *testing.T) {
 	sink := &logSink{}
 	s := fakeSupervisor("crash", sink)
 	var mu sync.Mutex
-	var crashes []crash
 	var backoffs []int
 	s.Backoff = func(attempt int) time.Duration {
 		mu.Lock()
@@ -209,22 +208,7 @@ func TestSupervisorCrashLoop(t *testing.T) {
 		return 20 * time.Millisecond
 	}
 	s.LoopAfter = 3
-	s.OnCrash = func(err error, restarts int, loop bool) {
-		mu.Lock()
-		crashes = append(crashes, crash{err, restarts, loop})
-		mu.Unlock()
-	}
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "four crashes", 10*time.Second, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(crashes) >= 4
-	})
-	if err := s.Stop(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	crashes := runUntilCrashes(t, s, 4)
 	mu.Lock()
 	defer mu.Unlock()
 	for i, c := range crashes[:4] {
@@ -257,27 +241,7 @@ func TestSupervisorBackoffResetsAfterStableRun(t *testing.T) {
 	s := fakeSupervisor("slowcrash", &logSink{})
 	s.StableAfter = 50 * time.Millisecond // the child lives 150ms
 	s.Backoff = func(int) time.Duration { return 10 * time.Millisecond }
-	var mu sync.Mutex
-	var crashes []crash
-	s.OnCrash = func(err error, restarts int, loop bool) {
-		mu.Lock()
-		crashes = append(crashes, crash{err, restarts, loop})
-		mu.Unlock()
-	}
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "three crashes", 10*time.Second, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(crashes) >= 3
-	})
-	if err := s.Stop(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	for i, c := range crashes {
+	for i, c := range runUntilCrashes(t, s, 3) {
 		if c.restarts != 1 || c.loop {
 			t.Errorf("crash %d: restarts %d loop %v, want 1 false (the child stayed up long enough)", i, c.restarts, c.loop)
 		}
@@ -479,4 +443,31 @@ func closedPort(t *testing.T) int {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	return port
+}
+
+// runUntilCrashes starts s, waits until its child crashed n times, stops it,
+// and returns the crashes OnCrash saw.
+func runUntilCrashes(t *testing.T, s *upstream.Supervisor, n int) []crash {
+	t.Helper()
+	var mu sync.Mutex
+	var crashes []crash
+	s.OnCrash = func(err error, restarts int, loop bool) {
+		mu.Lock()
+		crashes = append(crashes, crash{err, restarts, loop})
+		mu.Unlock()
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, fmt.Sprintf("%d crashes", n), 10*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(crashes) >= n
+	})
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return append([]crash(nil), crashes...)
 }

@@ -115,10 +115,7 @@ func TestRenderFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal(out, &cfg); err != nil {
-		t.Fatal(err)
-	}
+	cfg := decodeMap(t, out)
 	tests := []struct {
 		path string
 		want any
@@ -145,7 +142,7 @@ func TestRenderFields(t *testing.T) {
 		{"frontend.port", 8101},
 	}
 	for _, tt := range tests {
-		got, ok := dig(cfg, tt.path)
+		got, ok := upstream.Lookup(cfg, tt.path)
 		if !ok {
 			t.Errorf("%s: missing", tt.path)
 			continue
@@ -166,10 +163,7 @@ func TestRenderFrontendDisabledByDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal(out, &cfg); err != nil {
-		t.Fatal(err)
-	}
+	cfg := decodeMap(t, out)
 	tests := []struct {
 		path string
 		want any
@@ -183,7 +177,7 @@ func TestRenderFrontendDisabledByDefault(t *testing.T) {
 		{"mqtt.base_topic", "zigbee2mqtt_k3j9x2", true},
 	}
 	for _, tt := range tests {
-		got, ok := dig(cfg, tt.path)
+		got, ok := upstream.Lookup(cfg, tt.path)
 		if ok != tt.ok || (ok && !equalYAML(got, tt.want)) {
 			t.Errorf("%s = %#v (present %v), want %#v (present %v)", tt.path, got, ok, tt.want, tt.ok)
 		}
@@ -211,7 +205,7 @@ func TestRenderMerge(t *testing.T) {
 		{"devices.0x00158d0001a2b3c4.friendly_name", "kitchen/light", true},
 	}
 	for _, tt := range tests {
-		got, ok := dig(cfg, tt.path)
+		got, ok := upstream.Lookup(cfg, tt.path)
 		if ok != tt.ok || (ok && !equalYAML(got, tt.want)) {
 			t.Errorf("%s = %#v (present %v), want %#v (present %v)", tt.path, got, ok, tt.want, tt.ok)
 		}
@@ -318,7 +312,7 @@ func TestRedacted(t *testing.T) {
 		{"advanced.channel", 20},
 	}
 	for _, tt := range tests {
-		if got, _ := dig(cfg, tt.path); !equalYAML(got, tt.want) {
+		if got, _ := upstream.Lookup(cfg, tt.path); !equalYAML(got, tt.want) {
 			t.Errorf("%s = %#v, want %#v", tt.path, got, tt.want)
 		}
 	}
@@ -379,10 +373,7 @@ groups:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal(out, &cfg); err != nil {
-		t.Fatal(err)
-	}
+	cfg := decodeMap(t, out)
 	tests := []struct {
 		path string
 		want any
@@ -393,7 +384,7 @@ groups:
 		{"mqtt.base_topic", "zigbee2mqtt_k3j9x2"},
 	}
 	for _, tt := range tests {
-		if got, _ := dig(cfg, tt.path); !equalYAML(got, tt.want) {
+		if got, _ := upstream.Lookup(cfg, tt.path); !equalYAML(got, tt.want) {
 			t.Errorf("%s = %#v, want %#v", tt.path, got, tt.want)
 		}
 	}
@@ -403,21 +394,6 @@ groups:
 			t.Errorf("KeepRuntimeSections(%q) changed the rendered file (err %v)", prev, err)
 		}
 	}
-}
-
-// dig finds a dotted path in decoded YAML.
-func dig(m map[string]any, path string) (any, bool) {
-	var cur any = m
-	for _, k := range strings.Split(path, ".") {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = mm[k]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
 }
 
 func equalYAML(got, want any) bool {
@@ -505,7 +481,7 @@ func TestRenderQuietPublications(t *testing.T) {
 			completeIdentity(inst)
 			inst.Z2MLogLevel = tt.level
 			cfg := renderMap(t, inst)
-			got, _ := dig(cfg, "advanced.log_namespaced_levels.z2m:mqtt")
+			got, _ := upstream.Lookup(cfg, "advanced.log_namespaced_levels.z2m:mqtt")
 			if !equalYAML(got, tt.want) {
 				t.Errorf("z2m:mqtt level = %#v, want %#v", got, tt.want)
 			}
@@ -520,6 +496,13 @@ func renderMap(t *testing.T, inst *upstream.Instance) map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg := decodeMap(t, out)
+	return cfg
+}
+
+// decodeMap decodes a rendered configuration.yaml.
+func decodeMap(t *testing.T, out []byte) map[string]any {
+	t.Helper()
 	var cfg map[string]any
 	if err := yaml.Unmarshal(out, &cfg); err != nil {
 		t.Fatal(err)
