@@ -9,6 +9,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -169,7 +170,7 @@ func run(translator, install, logFile, peer, brokerConf string, n int, rates str
 	}
 	defer func() { daemon.Process.Signal(os.Interrupt); daemon.Wait() }()
 	z2mPID := make(chan int, 1)
-	var logLines, logBytes int64
+	var logLines, logBytes, configured int64
 	var logMu sync.Mutex
 	go func() {
 		sc := bufio.NewScanner(logs)
@@ -179,6 +180,9 @@ func run(translator, install, logFile, peer, brokerConf string, n int, rates str
 			logMu.Lock()
 			logLines++
 			logBytes += int64(len(sc.Bytes()) + 1)
+			if bytes.Contains(sc.Bytes(), []byte("Successfully configured")) {
+				configured++
+			}
 			logMu.Unlock()
 			if m := pidRe.FindStringSubmatch(sc.Text()); m != nil {
 				pid, _ := strconv.Atoi(m[1])
@@ -232,6 +236,12 @@ func run(translator, install, logFile, peer, brokerConf string, n int, rates str
 			return fmt.Errorf("%s was never configured", d.IEEE)
 		}
 	}
+	// Zigbee2MQTT logs "Successfully configured" once all of a device's
+	// configure steps are done, after the coordinator saw the reporting
+	// configured; the window starts after the last of them.
+	if !waitFor(120*time.Second, func() bool { logMu.Lock(); defer logMu.Unlock(); return configured >= int64(n) }) {
+		return fmt.Errorf("Zigbee2MQTT logged %d of %d devices configured", configured, n)
+	}
 	time.Sleep(5 * time.Second)
 	tpid := daemon.Process.Pid
 
@@ -260,6 +270,7 @@ func run(translator, install, logFile, peer, brokerConf string, n int, rates str
 		logMu.Unlock()
 		t0, z0, p0 := cpu(tpid), cpu(zpid), cpu(ppid)
 		start := time.Now()
+		fmt.Fprintf(os.Stderr, "virtual: %s, %d reports/s for %d s from %s\n", variant, rate, seconds, start.UTC().Format(time.RFC3339))
 		devs := emu.Devices()
 		for i := 0; i < total; i++ {
 			time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))))
