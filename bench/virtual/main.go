@@ -36,19 +36,34 @@ const prefix = "IoT2mqtt/v1/instances/bench/"
 // peerPrefix is where the peer translator publishes its envelopes.
 const peerPrefix = "IoT2mqtt/v1/instances/ref/"
 
+// config is one run of the benchmark, from the command line.
+type config struct {
+	translator string // the translator binary
+	install    string // the Zigbee2MQTT install (Z2M_INSTALL_DIR)
+	peer       string // the peer translator binary; empty: none
+	devices    int
+	rates      string // report rates per second, comma-separated
+	seconds    int    // measurement window per rate
+	variant    string // label of this run
+	extra      string // extra instance JSON fields
+	brokerConf string // extra mosquitto.conf lines
+	logFile    string // where to copy the translator's log; empty: nowhere
+}
+
 func main() {
-	translator := flag.String("translator", "", "the translator binary")
-	install := flag.String("z2m", "", "the Zigbee2MQTT install (Z2M_INSTALL_DIR)")
-	devices := flag.Int("devices", 200, "simulated temperature sensors")
-	rates := flag.String("rates", "100,500", "report rates per second, comma-separated")
-	seconds := flag.Int("seconds", 20, "measurement window per rate")
-	variant := flag.String("variant", "default", "label of this run")
-	instanceExtra := flag.String("instance", "", `extra instance JSON fields, e.g. "z2m_log_level":"info"`)
-	brokerConf := flag.String("broker-conf", "", `extra mosquitto.conf lines, e.g. "set_tcp_nodelay true"`)
-	logFile := flag.String("log", "", "write the translator's log to this file")
-	peer := flag.String("peer", "", "a peer translator run beside it on the same traffic: ../shared/bench/reftranslator's binary (go-ref)")
+	var c config
+	flag.StringVar(&c.translator, "translator", "", "the translator binary")
+	flag.StringVar(&c.install, "z2m", "", "the Zigbee2MQTT install (Z2M_INSTALL_DIR)")
+	flag.IntVar(&c.devices, "devices", 200, "simulated temperature sensors")
+	flag.StringVar(&c.rates, "rates", "100,500", "report rates per second, comma-separated")
+	flag.IntVar(&c.seconds, "seconds", 20, "measurement window per rate")
+	flag.StringVar(&c.variant, "variant", "default", "label of this run")
+	flag.StringVar(&c.extra, "instance", "", `extra instance JSON fields, e.g. "z2m_log_level":"info"`)
+	flag.StringVar(&c.brokerConf, "broker-conf", "", `extra mosquitto.conf lines, e.g. "set_tcp_nodelay true"`)
+	flag.StringVar(&c.logFile, "log", "", "write the translator's log to this file")
+	flag.StringVar(&c.peer, "peer", "", "a peer translator run beside it on the same traffic: ../shared/bench/reftranslator's binary (go-ref)")
 	flag.Parse()
-	if err := run(*translator, *install, *logFile, *peer, *brokerConf, *devices, *rates, *seconds, *variant, *instanceExtra); err != nil {
+	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "virtual:", err)
 		os.Exit(1)
 	}
@@ -106,7 +121,8 @@ func (o *observer) onMessage(pr paho.PublishReceived) (bool, error) {
 	return true, nil
 }
 
-func run(translator, install, logFile, peer, brokerConf string, n int, rates string, seconds int, variant, extra string) error {
+func run(c config) error {
+	n, variant, seconds := c.devices, c.variant, c.seconds
 	work, err := os.MkdirTemp("", "bench-virtual")
 	if err != nil {
 		return err
@@ -118,7 +134,7 @@ func run(translator, install, logFile, peer, brokerConf string, n int, rates str
 		return err
 	}
 	conf := filepath.Join(work, "mosquitto.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, "listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n%s\n", port, brokerConf), 0o644); err != nil {
+	if err := os.WriteFile(conf, fmt.Appendf(nil, "listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n%s\n", port, c.brokerConf), 0o644); err != nil {
 		return err
 	}
 	broker, err := benchmqtt.StartBroker(conf, port)
@@ -141,23 +157,24 @@ func run(translator, install, logFile, peer, brokerConf string, n int, rates str
 	if err := os.MkdirAll(filepath.Join(home, "instances"), 0o755); err != nil {
 		return err
 	}
-	if extra != "" {
-		extra = "," + extra
+	extra := ""
+	if c.extra != "" {
+		extra = "," + c.extra
 	}
 	instance := `{"instance_id":"bench","connection":{"serial_port":"tcp://` + emu.Addr() + `","adapter":"zstack","z2m_base_topic":"zigbee2mqtt"` + extra + `}}`
 	if err := os.WriteFile(filepath.Join(home, "instances", "bench.json"), []byte(instance), 0o644); err != nil {
 		return err
 	}
-	daemon := exec.Command(translator)
+	daemon := exec.Command(c.translator)
 	daemon.Env = append(os.Environ(), "INSTANCE_NAME=bench", "IOT2MQTT_PATH="+home, "MQTT_HOST=127.0.0.1",
-		"MQTT_PORT="+strconv.Itoa(port), "LOG_LEVEL=INFO", "Z2M_INSTALL_DIR="+install)
+		"MQTT_PORT="+strconv.Itoa(port), "LOG_LEVEL=INFO", "Z2M_INSTALL_DIR="+c.install)
 	stderr, err := daemon.StderrPipe()
 	if err != nil {
 		return err
 	}
 	var logs io.Reader = stderr
-	if logFile != "" {
-		f, err := os.Create(logFile)
+	if c.logFile != "" {
+		f, err := os.Create(c.logFile)
 		if err != nil {
 			return err
 		}
@@ -201,8 +218,8 @@ func run(translator, install, logFile, peer, brokerConf string, n int, rates str
 		return err
 	}
 	ppid := 0
-	if peer != "" {
-		cmd, err := startPeer(peer, port, emu.Devices(), work)
+	if c.peer != "" {
+		cmd, err := startPeer(c.peer, port, emu.Devices(), work)
 		if err != nil {
 			return err
 		}
@@ -248,7 +265,7 @@ func run(translator, install, logFile, peer, brokerConf string, n int, rates str
 	// Report i of a window carries i/100 °C: unique within the window, and
 	// below the 100 °C from which Zigbee2MQTT drops a report as implausible.
 	const base = 0
-	for _, rs := range strings.Split(rates, ",") {
+	for _, rs := range strings.Split(c.rates, ",") {
 		rate, err := strconv.Atoi(strings.TrimSpace(rs))
 		if err != nil || rate <= 0 {
 			return fmt.Errorf("rate %q", rs)
