@@ -372,6 +372,9 @@ func startPeer(bin string, port int, devices []coordinator.DeviceInfo, work stri
 	}
 	cmd := exec.Command(bin, "-broker", fmt.Sprintf("127.0.0.1:%d", port), "-map", mapFile, "-qos", "1",
 		"-in-prefix", "zigbee2mqtt", "-instance", "ref", "-retain")
+	// The daemon runs with GOMAXPROCS=1 unless told otherwise; the peer gets
+	// the same, so neither pays for waking a second thread.
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start the peer %s: %w", bin, err)
