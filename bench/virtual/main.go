@@ -78,6 +78,7 @@ type observer struct {
 	samples map[int]*sample // by the report's value
 	devices int             // devices in the last devices_list
 	online  bool
+	keys    int // state/{key} publications seen
 }
 
 var tempRe = regexp.MustCompile(`"temperature":(-?[0-9.]+)`)
@@ -113,6 +114,8 @@ func (o *observer) onMessage(pr paho.PublishReceived) (bool, error) {
 		if k, ok := key(p.Payload); ok && o.samples[k] != nil && o.samples[k].envelope.IsZero() {
 			o.samples[k].envelope = now
 		}
+	case strings.HasPrefix(p.Topic, prefix+"devices/") && strings.Contains(p.Topic, "/state/") && !p.Retain:
+		o.keys++
 	case strings.HasPrefix(p.Topic, peerPrefix+"devices/") && !p.Retain:
 		if k, ok := key(p.Payload); ok && o.samples[k] != nil && o.samples[k].peer.IsZero() {
 			o.samples[k].peer = now
@@ -214,7 +217,7 @@ func run(c config) error {
 		return err
 	}
 	defer cli.Disconnect(&paho.Disconnect{})
-	if err := benchmqtt.Subscribe(cli, 0, "zigbee2mqtt/+", prefix+"devices/+/state", prefix+"meta/+", peerPrefix+"devices/+/state"); err != nil {
+	if err := benchmqtt.Subscribe(cli, 0, "zigbee2mqtt/+", prefix+"devices/+/state", prefix+"meta/+", prefix+"devices/+/state/+", peerPrefix+"devices/+/state"); err != nil {
 		return err
 	}
 	ppid := 0
@@ -277,6 +280,7 @@ func run(c config) error {
 		first := base
 		obs.mu.Lock()
 		obs.samples = map[int]*sample{}
+		obs.keys = 0
 		for k := first; k < first+total; k++ {
 			obs.samples[k] = &sample{}
 		}
@@ -315,6 +319,7 @@ func run(c config) error {
 		var lat, peerLat []float64
 		published, translated := 0, 0
 		obs.mu.Lock()
+		keys := obs.keys
 		for k := first; k < first+total; k++ {
 			s := obs.samples[k]
 			if !s.z2m.IsZero() {
@@ -338,7 +343,8 @@ func run(c config) error {
 		tUS := float64(t1-t0) * 1e6 / clockTicks / float64(max(published, 1))
 		result := map[string]any{
 			"variant": variant, "devices": n, "rate": rate, "reports": total, "published": published, "translated": translated,
-			"z2m_us_per_msg": round1(zUS), "translator_us_per_msg": round1(tUS), "ratio_pct": round1(100 * tUS / zUS),
+			"key_topics_per_report": round2(float64(keys) / float64(max(published, 1))),
+			"z2m_us_per_msg":        round1(zUS), "translator_us_per_msg": round1(tUS), "ratio_pct": round1(100 * tUS / zUS),
 			"p50_ms": round2(pct(lat, 0.50)), "p99_ms": round2(pct(lat, 0.99)),
 			"translator_log_lines": lines1 - lines0, "translator_log_bytes": bytes1 - bytes0,
 		}
