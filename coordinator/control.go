@@ -83,10 +83,13 @@ func (e *Emulator) Handler() http.Handler {
 			if err == nil {
 				err = run(ieee, req)
 			}
+			var invalid *invalidError
 			switch {
 			case errors.Is(err, errNoDevice):
 				http.Error(w, err.Error(), http.StatusNotFound)
-			case err != nil:
+			case errors.As(err, &invalid):
+				http.Error(w, err.Error(), http.StatusBadRequest)
+			case err != nil: // the network is not in a state to do it
 				http.Error(w, err.Error(), http.StatusConflict)
 			default:
 				fmt.Fprintln(w, "ok")
@@ -101,11 +104,11 @@ func (e *Emulator) Handler() http.Handler {
 	mux.HandleFunc("POST /command", do(func(ieee uint64, req ControlRequest) error {
 		c, err := strconv.ParseUint(req.Cluster, 0, 16)
 		if err != nil {
-			return fmt.Errorf("cluster %q must be a number", req.Cluster)
+			return invalidf("cluster %q must be a number", req.Cluster)
 		}
 		payload, err := hex.DecodeString(req.Payload)
 		if err != nil {
-			return fmt.Errorf("payload %q must be hex", req.Payload)
+			return invalidf("payload %q must be hex", req.Payload)
 		}
 		return e.Command(ieee, max(req.Endpoint, 1), uint16(c), req.Command, payload)
 	}))
@@ -113,7 +116,7 @@ func (e *Emulator) Handler() http.Handler {
 		c, err1 := strconv.ParseUint(req.Cluster, 0, 16)
 		a, err2 := strconv.ParseUint(req.Attribute, 0, 16)
 		if err1 != nil || err2 != nil {
-			return fmt.Errorf("cluster %q and attribute %q must be numbers", req.Cluster, req.Attribute)
+			return invalidf("cluster %q and attribute %q must be numbers", req.Cluster, req.Attribute)
 		}
 		ep := req.Endpoint
 		if ep == 0 {
@@ -128,7 +131,7 @@ func (e *Emulator) Handler() http.Handler {
 func ParseIEEE(s string) (uint64, error) {
 	v, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(strings.TrimSpace(s)), "0x"), 16, 64)
 	if err != nil {
-		return 0, fmt.Errorf("ieee %q is not a 64-bit hex address", s)
+		return 0, invalidf("ieee %q is not a 64-bit hex address", s)
 	}
 	return v, nil
 }

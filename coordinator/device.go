@@ -1,8 +1,10 @@
 package coordinator
 
 import (
+	"bytes"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -51,6 +53,8 @@ type Endpoint struct {
 }
 
 // LoadDescriptions reads the *.json descriptions of fsys, sorted by name.
+// Its error lists every problem of every file, each with the file's name
+// (and line and column where the JSON itself is wrong).
 func LoadDescriptions(fsys fs.FS, dir string) ([]Description, error) {
 	names, err := fs.Glob(fsys, filepath.ToSlash(filepath.Join(dir, "*.json")))
 	if err != nil {
@@ -64,14 +68,16 @@ func LoadDescriptions(fsys fs.FS, dir string) ([]Description, error) {
 		if err != nil {
 			return nil, err
 		}
-		var d Description
-		if err := json.Unmarshal(data, &d); err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %v", n, err))
+		d, err := decodeDescription(data)
+		if err != nil {
+			problems = append(problems, n+":"+err.Error())
 			continue
 		}
 		d.File = n
 		if _, err := d.compile(); err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %v", n, err))
+			for _, p := range strings.Split(err.Error(), "\n") {
+				problems = append(problems, n+": "+p)
+			}
 			continue
 		}
 		out = append(out, d)
@@ -80,6 +86,49 @@ func LoadDescriptions(fsys fs.FS, dir string) ([]Description, error) {
 		return nil, fmt.Errorf("device descriptions:\n  %s", strings.Join(problems, "\n  "))
 	}
 	return out, nil
+}
+
+// decodeDescription decodes one description strictly: an unknown field is
+// an error, so a misspelt key does not vanish. The error starts with
+// "line:column: ".
+func decodeDescription(data []byte) (Description, error) {
+	var d Description
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&d)
+	if err == nil && dec.More() {
+		err = errors.New("more than one JSON value")
+	}
+	if err == nil {
+		return d, nil
+	}
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	// The json errors count the bytes read up to and including the one at
+	// fault; an unknown field is found by its key.
+	offset := dec.InputOffset()
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		offset = syntax.Offset - 1
+	case errors.As(err, &typ):
+		offset = typ.Offset - 1
+	case strings.HasPrefix(msg, "unknown field "):
+		if at := bytes.Index(data, []byte(strings.TrimPrefix(msg, "unknown field "))); at >= 0 {
+			offset = int64(at)
+		}
+	}
+	line, col := position(data, offset)
+	return d, fmt.Errorf("%d:%d: %s", line, col, msg)
+}
+
+// position is the line and column, both from 1, of the byte at offset.
+func position(data []byte, offset int64) (line, col int) {
+	offset = min(max(offset, 0), int64(len(data)))
+	before := data[:offset]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = int(offset) - bytes.LastIndexByte(before, '\n')
+	return line, col
 }
 
 // LoadDescriptionDir reads a directory of descriptions a user keeps.
@@ -145,51 +194,76 @@ func iasZoneDefaults(ep *endpoint) {
 	}
 }
 
+// compile checks a description and builds the device from it. Its error
+// lists every problem of the description, one per line.
 func (d Description) compile() (*device, error) {
+	var problems []string
+	problem := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	ieee, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(d.IEEE), "0x"), 16, 64)
 	if err != nil || d.IEEE == "" {
-		return nil, fmt.Errorf("ieee %q is not a 64-bit hex address", d.IEEE)
+		problem("ieee %q is not a 64-bit hex address", d.IEEE)
 	}
 	dev := &device{desc: d, ieee: ieee, eps: map[byte]*endpoint{}, reporting: map[attrKey]bool{}}
 	if d.Type != "router" && d.Type != "end_device" {
-		return nil, fmt.Errorf("type %q is not router or end_device", d.Type)
+		problem("type %q is not router or end_device", d.Type)
 	}
 	if len(d.Endpoints) == 0 {
-		return nil, fmt.Errorf("no endpoints")
+		problem("no endpoints")
 	}
 	for _, e := range d.Endpoints {
+		switch {
+		case e.ID == 0 || e.ID > 240:
+			problem("endpoint %d: the id must be 1 to 240", e.ID)
+		case dev.eps[e.ID] != nil:
+			problem("endpoint %d is described twice", e.ID)
+		}
 		ep := &endpoint{Endpoint: e, attrs: map[uint16]map[uint16]*attribute{}, groups: map[uint16]bool{}}
+		var attrProblems []string
 		for cs, attrs := range e.Attributes {
 			c, err := strconv.ParseUint(cs, 0, 16)
 			if err != nil {
-				return nil, fmt.Errorf("endpoint %d: cluster %q is not a number", e.ID, cs)
+				attrProblems = append(attrProblems, fmt.Sprintf("endpoint %d: cluster %q is not a number", e.ID, cs))
+				continue
 			}
 			ep.attrs[uint16(c)] = map[uint16]*attribute{}
 			for as, tv := range attrs {
+				where := fmt.Sprintf("endpoint %d cluster %s attribute %s", e.ID, cs, as)
 				a, err := strconv.ParseUint(as, 0, 16)
 				if err != nil {
-					return nil, fmt.Errorf("endpoint %d cluster %s: attribute %q is not a number", e.ID, cs, as)
+					attrProblems = append(attrProblems, fmt.Sprintf("endpoint %d cluster %s: attribute %q is not a number", e.ID, cs, as))
+					continue
 				}
 				name, _ := tv[0].(string)
 				typ, ok := typeIDs[name]
 				if !ok {
-					return nil, fmt.Errorf("endpoint %d cluster %s attribute %s: type %q is not one of %s", e.ID, cs, as, name, typeNames())
+					attrProblems = append(attrProblems, fmt.Sprintf("%s: type %s is not one of %s", where, valueText(tv[0]), typeNames()))
+					continue
 				}
-				v := tv[1]
-				if b, ok := v.(bool); ok {
-					v = map[bool]float64{false: 0, true: 1}[b]
+				v := numberValue(tv[1])
+				if err := checkValue(typ, v); err != nil {
+					attrProblems = append(attrProblems, fmt.Sprintf("%s (%s): %v", where, name, err))
+					continue
 				}
 				ep.attrs[uint16(c)][uint16(a)] = &attribute{typ: typ, value: v}
 			}
 		}
+		sort.Strings(attrProblems) // the attributes are a map: list them in a stable order
+		problems = append(problems, attrProblems...)
 		if slices.Contains(e.In, 0x0500) {
 			iasZoneDefaults(ep)
 		}
-		dev.eps[e.ID] = ep
-		dev.epOrder = append(dev.epOrder, e.ID)
+		if dev.eps[e.ID] == nil {
+			dev.eps[e.ID] = ep
+			dev.epOrder = append(dev.epOrder, e.ID)
+		}
 	}
-	if _, ok := dev.attr(dev.epOrder[0], 0x0000, 0x0005); !ok {
-		return nil, fmt.Errorf("endpoint %d has no Basic modelId (cluster 0x0000 attribute 0x0005)", dev.epOrder[0])
+	if len(dev.epOrder) > 0 {
+		if _, ok := dev.attr(dev.epOrder[0], 0x0000, 0x0005); !ok {
+			problem("endpoint %d has no Basic modelId (cluster 0x0000 attribute 0x0005)", dev.epOrder[0])
+		}
+	}
+	if len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "\n"))
 	}
 	return dev, nil
 }

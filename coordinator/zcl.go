@@ -1,6 +1,8 @@
 package coordinator
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
 	"sort"
 	"strings"
@@ -46,6 +48,76 @@ func typeSize(t byte) int {
 // analog types carry a reportable change in Configure Reporting.
 func analog(t byte) bool {
 	return (t >= 0x20 && t <= 0x2F) || (t >= 0x38 && t <= 0x3A) || (t >= 0xE0 && t <= 0xE2)
+}
+
+// checkValue reports why v cannot be the value of an attribute of type t:
+// a string type takes a string of at most 254 bytes, every other type a
+// whole number in its range (a bool 0 or 1).
+func checkValue(t byte, v any) error {
+	if t == 0x42 {
+		s, ok := v.(string)
+		if !ok {
+			return fmt.Errorf("value %s is not a string", valueText(v))
+		}
+		if len(s) > 254 {
+			return fmt.Errorf("the string has %d bytes, more than 254", len(s))
+		}
+		return nil
+	}
+	f, ok := v.(float64)
+	if !ok {
+		return fmt.Errorf("value %s is not a number", valueText(v))
+	}
+	lo, hi := typeRange(t)
+	switch {
+	case f != math.Trunc(f):
+		return fmt.Errorf("value %v is not a whole number", f)
+	case f < lo || f > hi:
+		return fmt.Errorf("value %v is outside %.0f..%.0f", f, lo, hi)
+	}
+	return nil
+}
+
+// typeRange is the smallest and largest value of a number type.
+func typeRange(t byte) (lo, hi float64) {
+	bits := 8 * typeSize(t)
+	switch {
+	case t == 0x10:
+		return 0, 1
+	case t >= 0x28 && t <= 0x2F:
+		return -math.Exp2(float64(bits - 1)), math.Exp2(float64(bits-1)) - 1
+	}
+	return 0, math.Exp2(float64(bits)) - 1
+}
+
+// valueText shows a value of a description or control request as JSON.
+func valueText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// numberValue turns the numbers and bools a Go caller passes into the
+// float64 attributes hold (JSON numbers already are).
+func numberValue(v any) any {
+	switch n := v.(type) {
+	case bool:
+		if n {
+			return 1.0
+		}
+		return 0.0
+	case int:
+		return float64(n)
+	case int64:
+		return float64(n)
+	case uint16:
+		return float64(n)
+	case float32:
+		return float64(n)
+	}
+	return v
 }
 
 func encodeValue(b buf, t byte, v any) buf {

@@ -325,10 +325,11 @@ func (e *Emulator) SetAttribute(ieee uint64, ep byte, cluster, attr uint16, valu
 	return e.sendFrom(ieee, ep, cluster, "set", func(d *device) ([]byte, error) {
 		a, ok := d.attr(ep, cluster, attr)
 		if !ok {
-			return nil, fmt.Errorf("endpoint %d has no attribute 0x%04x in cluster 0x%04x", ep, attr, cluster)
+			return nil, invalidf("endpoint %d has no attribute 0x%04x in cluster 0x%04x", ep, attr, cluster)
 		}
-		if b, isBool := value.(bool); isBool {
-			value = map[bool]float64{false: 0, true: 1}[b]
+		value := numberValue(value)
+		if err := checkValue(a.typ, value); err != nil {
+			return nil, invalidf("attribute 0x%04x of cluster 0x%04x: %v", attr, cluster, err)
 		}
 		a.value = value
 		return d.changed(ep, cluster, attr), nil
@@ -341,7 +342,7 @@ func (e *Emulator) SetAttribute(ieee uint64, ep byte, cluster, attr uint16, valu
 func (e *Emulator) Command(ieee uint64, ep byte, cluster uint16, cmd byte, payload []byte) error {
 	return e.sendFrom(ieee, ep, cluster, "command", func(d *device) ([]byte, error) {
 		if d.eps[ep] == nil {
-			return nil, fmt.Errorf("no endpoint %d", ep)
+			return nil, invalidf("no endpoint %d", ep)
 		}
 		return buf{}.u8(0x11).u8(d.nextTSN()).u8(cmd).bytes(payload), nil // cluster-specific, client to server, no default response
 	})
@@ -385,7 +386,7 @@ func (e *Emulator) Fault(ieee uint64, kind string, count int, code byte) error {
 	case "status":
 		d.faults.status, d.faults.code = count, code
 	default:
-		return fmt.Errorf("fault %q is not one of confirm, silent, status", kind)
+		return invalidf("fault %q is not one of confirm, silent, status", kind)
 	}
 	return nil
 }

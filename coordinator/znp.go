@@ -346,3 +346,13 @@ func (e *Emulator) appcnf(f frame, r *reader) []frame {
 
 // errNoDevice is returned by the control interface for unknown devices.
 var errNoDevice = errors.New("no such device")
+
+// invalidError is a control request that cannot be carried out as asked:
+// a malformed field, or a part the device does not have.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string { return e.msg }
+
+func invalidf(format string, args ...any) error {
+	return &invalidError{fmt.Sprintf(format, args...)}
+}

@@ -181,7 +181,7 @@ const devices = [
             11: {
                 genOnOff: {onOff: 1},
                 genLevelCtrl: {currentLevel: 200},
-                lightingColorCtrl: {currentX: 30138, currentY: 26909, currentHue: 8000, currentSaturation: 140, enhancedCurrentHue: 8000 * 256, colorTemperature: 366, colorMode: 1, enhancedColorMode: 1, colorCapabilities: 31, colorTempPhysicalMin: 153, colorTempPhysicalMax: 500},
+                lightingColorCtrl: {currentX: 30138, currentY: 26909, currentHue: 31, currentSaturation: 140, enhancedCurrentHue: 8000, colorTemperature: 366, colorMode: 1, enhancedColorMode: 1, colorCapabilities: 31, colorTempPhysicalMin: 153, colorTempPhysicalMax: 500},
             },
         },
         script: [
