@@ -62,6 +62,11 @@ func (e *Emulator) Devices() []DeviceInfo {
 //	POST /fault   {"ieee","kind","count","code"}
 //	                                   the next count frames fail (confirm, silent, status)
 //	POST /drop                         the coordinator drops zigbee-herdsman's connection
+//
+// A request that cannot be carried out is answered with the reason and
+// 400 (a malformed field, a value the attribute's type cannot hold, a part
+// the device does not have), 404 (no such device, or it has not joined) or
+// 409 (the network is not up, or does not permit joining).
 func (e *Emulator) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /devices", func(w http.ResponseWriter, r *http.Request) {
