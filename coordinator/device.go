@@ -56,6 +56,25 @@ type Endpoint struct {
 // Its error lists every problem of every file, each with the file's name
 // (and line and column where the JSON itself is wrong).
 func LoadDescriptions(fsys fs.FS, dir string) ([]Description, error) {
+	return loadDescriptions(fsys, dir, "")
+}
+
+// LoadDescriptionDir reads a directory of descriptions a user keeps; it
+// must hold at least one. Files are named by their path.
+func LoadDescriptionDir(dir string) ([]Description, error) {
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("device descriptions: %w", err)
+	}
+	descs, err := loadDescriptions(os.DirFS(dir), ".", dir)
+	if err == nil && len(descs) == 0 {
+		return nil, fmt.Errorf("device descriptions: no *.json file in %s", dir)
+	}
+	return descs, err
+}
+
+// loadDescriptions reads the *.json files of dir in fsys, naming each by
+// its path under prefix.
+func loadDescriptions(fsys fs.FS, dir, prefix string) ([]Description, error) {
 	names, err := fs.Glob(fsys, filepath.ToSlash(filepath.Join(dir, "*.json")))
 	if err != nil {
 		return nil, err
@@ -68,6 +87,7 @@ func LoadDescriptions(fsys fs.FS, dir string) ([]Description, error) {
 		if err != nil {
 			return nil, err
 		}
+		n = filepath.Join(prefix, n)
 		d, err := decodeDescription(data)
 		if err != nil {
 			problems = append(problems, n+":"+err.Error())
@@ -129,11 +149,6 @@ func position(data []byte, offset int64) (line, col int) {
 	line = bytes.Count(before, []byte("\n")) + 1
 	col = int(offset) - bytes.LastIndexByte(before, '\n')
 	return line, col
-}
-
-// LoadDescriptionDir reads a directory of descriptions a user keeps.
-func LoadDescriptionDir(dir string) ([]Description, error) {
-	return LoadDescriptions(os.DirFS(dir), ".")
 }
 
 // device is a simulated device at run time.
