@@ -69,3 +69,37 @@ func TestLoadDescriptions_Problems(t *testing.T) {
 		})
 	}
 }
+
+// SetAttribute takes the number types a Go caller has, and refuses a value
+// the attribute's type cannot hold.
+func TestCheckValue(t *testing.T) {
+	tests := []struct {
+		typ     string
+		value   any
+		wantErr string
+	}{
+		{"int16", int(-32768), ""},
+		{"int16", uint8(7), ""},
+		{"int16", float32(21.0), ""},
+		{"int16", 32768.0, "value 32768 is outside -32768..32767"},
+		{"uint8", -1.0, "value -1 is outside 0..255"},
+		{"uint48", 281474976710655.0, ""},
+		{"bool", true, ""},
+		{"bool", 2, "value 2 is outside 0..1"},
+		{"enum8", "on", `value "on" is not a number`},
+		{"uint16", 1.5, "value 1.5 is not a whole number"},
+		{"string", "lumi.sensor_ht", ""},
+		{"string", 5, "value 5 is not a string"},
+		{"string", strings.Repeat("x", 255), "the string has 255 bytes, more than 254"},
+	}
+	for _, tt := range tests {
+		err := checkValue(typeIDs[tt.typ], numberValue(tt.value))
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tt.wantErr {
+			t.Errorf("%s %#v: got %q, want %q", tt.typ, tt.value, got, tt.wantErr)
+		}
+	}
+}

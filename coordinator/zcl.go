@@ -110,9 +110,23 @@ func numberValue(v any) any {
 		return 0.0
 	case int:
 		return float64(n)
+	case int8:
+		return float64(n)
+	case int16:
+		return float64(n)
+	case int32:
+		return float64(n)
 	case int64:
 		return float64(n)
+	case uint:
+		return float64(n)
+	case uint8:
+		return float64(n)
 	case uint16:
+		return float64(n)
+	case uint32:
+		return float64(n)
+	case uint64:
 		return float64(n)
 	case float32:
 		return float64(n)
