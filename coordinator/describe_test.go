@@ -87,6 +87,7 @@ func TestCheckValue(t *testing.T) {
 		{"bool", true, ""},
 		{"bool", 2, "value 2 is outside 0..1"},
 		{"enum8", "on", `value "on" is not a number`},
+		{"uint8", nil, "value null is not a number"},
 		{"uint16", 1.5, "value 1.5 is not a whole number"},
 		{"string", "lumi.sensor_ht", ""},
 		{"string", 5, "value 5 is not a string"},

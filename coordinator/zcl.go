@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 	"sort"
 	"strings"
 )
@@ -102,34 +103,20 @@ func valueText(v any) string {
 // numberValue turns the numbers and bools a Go caller passes into the
 // float64 attributes hold (JSON numbers already are).
 func numberValue(v any) any {
-	switch n := v.(type) {
-	case bool:
-		if n {
+	if b, ok := v.(bool); ok {
+		if b {
 			return 1.0
 		}
 		return 0.0
-	case int:
-		return float64(n)
-	case int8:
-		return float64(n)
-	case int16:
-		return float64(n)
-	case int32:
-		return float64(n)
-	case int64:
-		return float64(n)
-	case uint:
-		return float64(n)
-	case uint8:
-		return float64(n)
-	case uint16:
-		return float64(n)
-	case uint32:
-		return float64(n)
-	case uint64:
-		return float64(n)
-	case float32:
-		return float64(n)
+	}
+	rv := reflect.ValueOf(v)
+	switch {
+	case rv.CanInt():
+		return float64(rv.Int())
+	case rv.CanUint():
+		return float64(rv.Uint())
+	case rv.CanFloat():
+		return rv.Float()
 	}
 	return v
 }
