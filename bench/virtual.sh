@@ -30,13 +30,14 @@ run ha '"zigbee2mqtt":{"homeassistant":{"enabled":true}}' "$@"
 run verbose '"zigbee2mqtt":{"advanced":{"log_namespaced_levels":{"z2m:mqtt":"info"}}}' "$@"
 run nodelay '' -broker-conf 'set_tcp_nodelay true' "$@"
 echo
-echo "| run | reports/s | Zigbee2MQTT µs/msg | translator µs/msg | translator / Zigbee2MQTT | +p50 ms | +p99 ms | go-ref µs/msg | go-ref / Zigbee2MQTT | go-ref +p50 ms | go-ref +p99 ms | translator log lines |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| run | reports/s | Zigbee2MQTT µs/msg | translator µs/msg | translator / Zigbee2MQTT | +p50 ms | +p99 ms | go-ref µs/msg | go-ref / Zigbee2MQTT | go-ref +p50 ms | go-ref +p99 ms | peak RSS MB: Zigbee2MQTT / translator / go-ref | translator log lines |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 python3 -c '
 import json,sys
 for l in open(sys.argv[1]):
     r=json.loads(l)
     peer = "| %.0f | %.0f %% | %.2f | %.2f " % (r["peer_us_per_msg"], r["peer_ratio_pct"], r["peer_p50_ms"], r["peer_p99_ms"]) if "peer_us_per_msg" in r else "| – | – | – | – "
-    print("| %s | %d | %.0f | %.0f | %.0f %% | %.2f | %.2f %s| %d |" % (r["variant"], r["rate"], r["z2m_us_per_msg"], r["translator_us_per_msg"], r["ratio_pct"], r["p50_ms"], r["p99_ms"], peer, r["translator_log_lines"]))
+    rss = "| %.0f / %.0f / %s " % (r["z2m_peak_rss_mb"], r["translator_peak_rss_mb"], "%.0f" % r["peer_peak_rss_mb"] if "peer_peak_rss_mb" in r else "–")
+    print("| %s | %d | %.0f | %.0f | %.0f %% | %.2f | %.2f %s%s| %d |" % (r["variant"], r["rate"], r["z2m_us_per_msg"], r["translator_us_per_msg"], r["ratio_pct"], r["p50_ms"], r["p99_ms"], peer, rss, r["translator_log_lines"]))
 ' "$out/results.jsonl"
 rm -rf "$out"

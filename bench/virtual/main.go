@@ -348,7 +348,10 @@ func run(c config) error {
 			"p50_ms": round2(pct(lat, 0.50)), "p99_ms": round2(pct(lat, 0.99)),
 			"translator_log_lines": lines1 - lines0, "translator_log_bytes": bytes1 - bytes0,
 		}
+		result["translator_peak_rss_mb"] = peakRSS(tpid)
+		result["z2m_peak_rss_mb"] = peakRSS(zpid)
 		if ppid != 0 {
+			result["peer_peak_rss_mb"] = peakRSS(ppid)
 			pUS := float64(p1-p0) * 1e6 / clockTicks / float64(max(published, 1))
 			result["peer_translated"] = len(peerLat)
 			result["peer_us_per_msg"] = round1(pUS)
@@ -422,6 +425,21 @@ func cpu(pid int) int64 {
 	u, _ := strconv.ParseInt(f[11], 10, 64)
 	s, _ := strconv.ParseInt(f[12], 10, 64)
 	return u + s
+}
+
+// peakRSS is a process's peak resident memory so far (VmHWM), in MB.
+func peakRSS(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return round1(kb / 1024)
+		}
+	}
+	return 0
 }
 
 func pct(sorted []float64, p float64) float64 {
